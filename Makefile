@@ -1,0 +1,136 @@
+# Makefile: builds ukeygate's programs, libraries, tests and fuzz targets into build/.
+#
+#   make              programs and libraries (build/bin, build/lib)
+#   make check        installs missing packages, builds, runs every test
+#   make asan         the same tree built with AddressSanitizer + UBSan in build/asan
+#   make fuzz         libFuzzer targets (clang) in build/fuzz
+#   make format-check clang-format over every C file
+#   make bench        benchmarks (not part of check)
+
+BUILD ?= build
+CC ?= cc
+ifeq ($(origin CC),default)
+CC := cc
+endif
+
+PG_INC := $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
+	-Wmissing-prototypes -Wimplicit-fallthrough
+HARDEN ?= -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
+OPT ?= -O2 -g
+UK_CFLAGS = -std=c11 $(OPT) $(WARN) $(HARDEN) -D_GNU_SOURCE -I. -I$(PG_INC) \
+	$(EXTRA_CFLAGS)
+UK_LDFLAGS = -pie -Wl,-z,relro,-z,now $(EXTRA_LDFLAGS)
+LIBS := -lssl -lcrypto -ljansson -lsqlite3 -lpq -lmicrohttpd -lcurl -lp11 \
+	-lpthread -lm
+
+# Sources. A program's entry files are named after it (certs/ukey_ca*.c);
+# everything else in a folder is that folder's library.
+COMMON_SRC := $(wildcard common/*.c)
+CERTS_SRC := $(filter-out certs/ukey_ca%.c,$(wildcard certs/*.c))
+CA_PROG_SRC := $(wildcard certs/ukey_ca*.c)
+TESTLIB_SRC := $(wildcard tests/lib/*.c)
+UNIT_SRC := $(wildcard tests/unit/*/test_*.c)
+CONF_SRC := $(wildcard tests/conformance/*.c)
+BENCH_SRC := $(wildcard tests/bench/*.c)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+LIB_COMMON := $(BUILD)/lib/libukcommon.a
+LIB_CERTS := $(BUILD)/lib/libukcerts.a
+LIB_TEST := $(BUILD)/lib/libuktest.a
+PROJECT_LIBS := $(LIB_CERTS) $(LIB_COMMON)
+
+PROGRAMS := $(BUILD)/bin/ukey-ca
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
+CONF_BIN := $(patsubst tests/conformance/%.c,$(BUILD)/tests/conformance/%,$(CONF_SRC))
+BENCH_BIN := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRC))
+REPLAY_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/fuzz/%,$(FUZZ_SRC))
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+
+.PHONY: all check test-bins asan fuzz format format-check clean deps bench demo
+
+all: $(PROGRAMS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(UK_CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB_COMMON): $(call obj,$(COMMON_SRC))
+$(LIB_CERTS): $(call obj,$(CERTS_SRC))
+$(LIB_TEST): $(call obj,$(TESTLIB_SRC))
+$(BUILD)/lib/%.a:
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/bin/ukey-ca: $(call obj,$(CA_PROG_SRC)) $(PROJECT_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(UK_LDFLAGS) -o $@ $(call obj,$(CA_PROG_SRC)) $(PROJECT_LIBS) $(LIBS)
+
+$(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(LIB_TEST) $(PROJECT_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(UK_LDFLAGS) -o $@ $< $(LIB_TEST) $(PROJECT_LIBS) $(LIBS) -lcmocka
+
+$(BUILD)/tests/conformance/%: $(BUILD)/obj/tests/conformance/%.o $(LIB_TEST) $(PROJECT_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(UK_LDFLAGS) -o $@ $< $(LIB_TEST) $(PROJECT_LIBS) $(LIBS)
+
+$(BUILD)/tests/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIB_TEST) $(PROJECT_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(UK_LDFLAGS) -o $@ $< $(LIB_TEST) $(PROJECT_LIBS) $(LIBS)
+
+# Fuzz targets double as corpus replayers: linked with a small main()
+# that feeds every file of tests/fuzz/corpus/<target>/ through the target.
+$(BUILD)/tests/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/replay/main.o $(PROJECT_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(UK_LDFLAGS) -o $@ $< $(BUILD)/obj/tests/fuzz/replay/main.o $(PROJECT_LIBS) $(LIBS)
+
+test-bins: $(PROGRAMS) $(UNIT_BIN) $(CONF_BIN) $(REPLAY_BIN) $(BENCH_BIN)
+
+deps:
+	@sh scripts/deps.sh
+
+check: deps
+	$(MAKE) test-bins
+	@BUILD=$(BUILD) sh tests/run.sh
+
+bench: test-bins
+	@BUILD=$(BUILD) sh tests/bench/run.sh
+
+asan:
+	$(MAKE) BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+		HARDEN="-fPIE" EXTRA_LDFLAGS="-fsanitize=address,undefined" test-bins
+
+fuzz:
+	$(MAKE) BUILD=build/fuzz-obj CC=clang \
+		OPT="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" HARDEN="-fPIE" \
+		$(addprefix build/fuzz-obj/lib/,libukcommon.a libukcerts.a)
+	@mkdir -p $(BUILD)/fuzz
+	for f in $(FUZZ_SRC); do \
+		n=$$(basename $$f .c); \
+		clang -std=c11 -O1 -g -D_GNU_SOURCE -I. -I$(PG_INC) -fsanitize=fuzzer,address,undefined \
+			-o $(BUILD)/fuzz/$$n $$f build/fuzz-obj/lib/libukcerts.a build/fuzz-obj/lib/libukcommon.a $(LIBS) || exit 1; \
+	done
+	@echo "fuzz targets in $(BUILD)/fuzz; run e.g. $(BUILD)/fuzz/fuzz_config tests/fuzz/corpus/fuzz_config"
+
+demo:
+	@echo "make demo arrives with the web pages (issue 6); see README.md" >&2
+	@exit 1
+
+C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build/*')
+
+format:
+	clang-format -i $(C_FILES)
+
+format-check:
+	@bad=0; for f in $(C_FILES); do \
+		clang-format --dry-run -Werror $$f >/dev/null 2>&1 || { echo "needs formatting: $$f"; bad=1; }; \
+	done; exit $$bad
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,136 @@
+/* common/errors.h: the one error catalogue; codes are stable and never renumbered. */
+#ifndef UK_ERRORS_H
+#define UK_ERRORS_H
+
+/*
+ * Every function that can fail returns 0 or one of these codes. The numeric
+ * value is the public code: UK_ERR_CSR_MALFORMED is shown as "UK-3001".
+ * Ranges: 1xxx system, config, store; 2xxx token; 3xxx certificate and CA;
+ * 4xxx login; 5xxx policy. A code once published is never reused for another
+ * meaning; retired codes stay in the table marked as such.
+ */
+enum uk_err {
+	UK_OK = 0,
+
+	/* 1xxx: system */
+	UK_ERR_INTERNAL = 1001,
+	UK_ERR_NOMEM = 1002,
+	UK_ERR_IO = 1003,
+	UK_ERR_USAGE = 1004,
+	UK_ERR_LIMIT = 1005,
+	UK_ERR_INPUT = 1006,
+	UK_ERR_NOT_FOUND = 1007,
+	UK_ERR_EXISTS = 1008,
+	UK_ERR_CANCELLED = 1009,
+	UK_ERR_TIMEOUT = 1010,
+
+	/* 11xx: configuration */
+	UK_ERR_CONFIG_SYNTAX = 1101,
+	UK_ERR_CONFIG_UNKNOWN = 1102,
+	UK_ERR_CONFIG_VALUE = 1103,
+	UK_ERR_CONFIG_MISSING = 1104,
+
+	/* 12xx: store */
+	UK_ERR_STORE_URL = 1201,
+	UK_ERR_STORE_OPEN = 1202,
+	UK_ERR_STORE_QUERY = 1203,
+	UK_ERR_STORE_BUSY = 1204,
+	UK_ERR_STORE_SCHEMA = 1205,
+	UK_ERR_STORE_CONFLICT = 1206,
+
+	/* 13xx: data formats */
+	UK_ERR_JSON = 1301,
+	UK_ERR_BASE64 = 1302,
+
+	/* 14xx: secrets */
+	UK_ERR_SECRET_READ = 1401,
+	UK_ERR_SECRET_EMPTY = 1402,
+
+	/* 2xxx: token (UKey) */
+	UK_ERR_TOKEN_MODULE = 2001,
+	UK_ERR_TOKEN_NOT_PRESENT = 2002,
+	UK_ERR_TOKEN_PIN_INCORRECT = 2003,
+	UK_ERR_TOKEN_PIN_LOCKED = 2004,
+	UK_ERR_TOKEN_REMOVED = 2005,
+	UK_ERR_TOKEN_KEY_NOT_FOUND = 2006,
+	UK_ERR_TOKEN_SIGN = 2007,
+	UK_ERR_TOKEN_MODULE_NOT_ALLOWED = 2008,
+	UK_ERR_TOKEN_PIN_FORMAT = 2009,
+
+	/* 30xx: certificate intake and the CA */
+	UK_ERR_CSR_MALFORMED = 3001,
+	UK_ERR_CSR_SIGNATURE = 3002,
+	UK_ERR_CSR_KEY = 3003,
+	UK_ERR_CERT_MALFORMED = 3004,
+	UK_ERR_CRL_MALFORMED = 3005,
+	UK_ERR_OCSP_REQUEST = 3006,
+	UK_ERR_CSR_REQUEST = 3007,
+	UK_ERR_UNIT_CERT_LIMIT = 3010,
+	UK_ERR_CERT_NOT_FOUND = 3011,
+	UK_ERR_CERT_ALREADY_REVOKED = 3012,
+	UK_ERR_CA_NOT_INITIALISED = 3013,
+	UK_ERR_CA_EXISTS = 3014,
+	UK_ERR_CA_KEY = 3015,
+	UK_ERR_CA_PROFILE = 3016,
+	UK_ERR_CA_REASON = 3017,
+	UK_ERR_CA_KEY_TYPE = 3018,
+
+	/* 31xx: certificate verification */
+	UK_ERR_CERT_UNTRUSTED = 3100,
+	UK_ERR_CERT_EXPIRED = 3101,
+	UK_ERR_CERT_NOT_YET_VALID = 3102,
+	UK_ERR_CERT_REVOKED = 3103,
+	UK_ERR_CERT_PURPOSE = 3104,
+	UK_ERR_CERT_LEAF = 3105,
+	UK_ERR_CERT_REVOCATION_UNKNOWN = 3106,
+	UK_ERR_CERT_SIGNATURE = 3107,
+	UK_ERR_CERT_POLICY = 3108,
+	UK_ERR_CERT_NAME_CONSTRAINTS = 3109,
+	UK_ERR_CERT_CHAIN = 3110,
+	UK_ERR_SIGNATURE_INVALID = 3111,
+	UK_ERR_CERT_UNKNOWN_OPERATOR = 3112,
+
+	/* 4xxx: login */
+	UK_ERR_LOGIN_PASSWORD = 4101,
+	UK_ERR_LOGIN_UNKNOWN_USER = 4102,
+	UK_ERR_LOGIN_FROZEN = 4103,
+	UK_ERR_LOGIN_RATE = 4104,
+	UK_ERR_LOGIN_SCAN_FAILED = 4201,
+	UK_ERR_LOGIN_SIGN_COMPONENT = 4301,
+	UK_ERR_LOGIN_SIGN_CANCELLED = 4302,
+	UK_ERR_LOGIN_CERT_INFO = 4303,
+
+	/* 5xxx: policy */
+	UK_ERR_POLICY_DENIED = 5001,
+	UK_ERR_POLICY_HALL_UNAUTHORISED = 5002,
+	UK_ERR_POLICY_AGREEMENT = 5003,
+	UK_ERR_POLICY_EMPLOYEE_PHONE = 5004,
+};
+
+/* One catalogue entry. Strings are static UTF-8. */
+struct uk_error_info {
+	int code;
+	const char *id;		/* "UK-3001" */
+	const char *name;	/* stable symbolic name, e.g. "CSR_MALFORMED" */
+	int http_status;	/* what an HTTP API answers with this error */
+	const char *zh;		/* zh-CN text shown to people */
+	const char *en;		/* English text */
+	const char *seed;	/* the message operators know from today's halls, or NULL */
+	const char *remedy_zh;	/* what to do about it */
+	const char *remedy_en;
+};
+
+/* Returns the catalogue entry for code, or the UK_ERR_INTERNAL entry when the
+ * code is unknown. Never NULL. */
+const struct uk_error_info *uk_error_info(int code);
+
+/* Returns "UK-3001" style text for code; never NULL. */
+const char *uk_error_id(int code);
+
+/* Returns the English text for code; never NULL. */
+const char *uk_strerror(int code);
+
+/* The whole table, for tests and documentation: sets *n, returns the first entry. */
+const struct uk_error_info *uk_error_table(unsigned *n);
+
+#endif

@@ -1,0 +1,90 @@
+/* common/store.h: the one store interface over SQLite (default) and PostgreSQL. */
+#ifndef UK_STORE_H
+#define UK_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * A store is opened from a location: a file path (SQLite, WAL mode,
+ * synchronous=FULL) or a "postgresql://" / "postgres://" URL (libpq).
+ * Callers write portable SQL with '?' placeholders; the PostgreSQL backend
+ * numbers them ($1, $2, ...). Two spellings are translated per backend:
+ *   "FOR UPDATE" at the end of a SELECT is dropped on SQLite, where
+ *   store_begin(st, STORE_TX_WRITE) already holds the write lock;
+ *   "@BLOB@" becomes BLOB / BYTEA and "@ID@" becomes
+ *   "INTEGER PRIMARY KEY AUTOINCREMENT" / "BIGSERIAL PRIMARY KEY" (migrations).
+ *
+ * Parameters are described by a type string, one letter each:
+ *   't' const char * (NULL stores SQL NULL)
+ *   'i' int64_t
+ *   'b' const unsigned char *, size_t (NULL pointer stores SQL NULL)
+ * Results are copied into a struct store_res owned by the caller.
+ *
+ * A struct store is used by one thread at a time.
+ * All functions return 0 or an enum uk_err code (UK_ERR_STORE_*).
+ */
+
+struct store;
+struct store_res;
+
+enum store_backend { STORE_SQLITE = 1, STORE_POSTGRES = 2 };
+
+enum store_tx {
+	STORE_TX_READ = 0,  /* plain BEGIN */
+	STORE_TX_WRITE = 1, /* SQLite: BEGIN IMMEDIATE; PostgreSQL: BEGIN */
+};
+
+/* Opens the store at location and applies every pending migration.
+ * On success *out is owned by the caller (store_close). A location that is
+ * neither a usable path nor a postgresql:// URL gives UK_ERR_STORE_URL; a
+ * database written by a newer program gives UK_ERR_STORE_SCHEMA. */
+int store_open(const char *location, struct store **out);
+
+/* Closes and frees st; NULL is a no-op. */
+void store_close(struct store *st);
+
+/* Which backend st is. */
+enum store_backend store_backend(const struct store *st);
+
+/* Highest migration number applied. */
+int store_schema_version(struct store *st);
+
+/* Transactions. store_begin may not nest. store_commit returns only once the
+ * commit is durable. store_rollback is safe to call when no transaction is
+ * open (no-op). */
+int store_begin(struct store *st, enum store_tx kind);
+int store_commit(struct store *st);
+void store_rollback(struct store *st);
+
+/* Runs sql with parameters described by types (see above) and returns the
+ * rows in *res (may be NULL when the caller wants none). A unique-constraint
+ * violation gives UK_ERR_EXISTS; a serialisation failure or lock timeout
+ * gives UK_ERR_STORE_BUSY. */
+int store_exec(struct store *st, struct store_res **res, const char *sql,
+    const char *types, ...);
+
+/* Number of rows changed by the last INSERT/UPDATE/DELETE of store_exec. */
+int64_t store_changes(struct store *st);
+
+/* Result access. Rows and columns count from 0. Out-of-range access returns
+ * NULL / 0. Text and blobs point into res and live as long as it. */
+size_t store_res_rows(const struct store_res *res);
+int store_res_isnull(const struct store_res *res, size_t row, size_t col);
+const char *store_res_text(const struct store_res *res, size_t row, size_t col);
+int64_t store_res_int(const struct store_res *res, size_t row, size_t col);
+const unsigned char *store_res_blob(const struct store_res *res, size_t row,
+    size_t col, size_t *len);
+void store_res_free(struct store_res *res);
+
+/* Change notification between processes, for caches (the OCSP responder).
+ * store_listen subscribes st to changes announced by store_notify on any
+ * connection. store_changed returns 1 when another connection committed a
+ * change since the previous call (SQLite: PRAGMA data_version, any commit;
+ * PostgreSQL: a NOTIFY on the "ukey_store" channel), 0 when not, or a
+ * negative enum uk_err value on failure. Cheap enough to call per request. */
+int store_listen(struct store *st);
+int store_notify(struct store *st);
+int store_changed(struct store *st);
+
+#endif
