@@ -15,11 +15,11 @@
 #include "common/secret.h"
 
 struct cfg_value {
-	char *text;	       /* non-secret value, or NULL */
+	char *text;            /* non-secret value, or NULL */
 	struct secret *secret; /* CFG_SECRET value, or NULL */
-	long long num;	       /* CFG_INT / CFG_BOOL */
-	int set;	       /* given in the file */
-	unsigned line;	       /* where it was given */
+	long long num;         /* CFG_INT / CFG_BOOL */
+	int set;               /* given in the file */
+	unsigned line;         /* where it was given */
 };
 
 struct config {
@@ -28,8 +28,7 @@ struct config {
 	struct cfg_value *v;
 };
 
-static int
-fail(char *err, size_t errlen, int code, const char *fmt, ...)
+static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 static int
@@ -124,7 +123,8 @@ set_value(struct config *cfg, size_t i, const char *value, const char *name,
 		if (errno != 0 || end == value || *end != '\0' ||
 		    num < k->min || num > k->max)
 			return fail(err, errlen, UK_ERR_CONFIG_VALUE,
-			    "%s:%u: [%s] %s must be a whole number from %lld to %lld",
+			    "%s:%u: [%s] %s must be a whole number from %lld "
+			    "to %lld",
 			    name, line, k->section, k->key, k->min, k->max);
 		break;
 	case CFG_BOOL:
@@ -205,7 +205,7 @@ config_new(const struct cfg_key *schema, struct config **out, char *err,
 		if (schema[i].def == NULL)
 			continue;
 		if ((r = set_value(cfg, i, schema[i].def, "(default)", 0, err,
-			 errlen)) != 0) {
+		         errlen)) != 0) {
 			config_free(cfg);
 			return r;
 		}
@@ -238,8 +238,7 @@ config_defaults(const struct cfg_key *schema, struct config **out, char *err,
 
 int
 config_load_buffer(const char *buf, size_t len, const char *name,
-    const struct cfg_key *schema, struct config **out, char *err,
-    size_t errlen)
+    const struct cfg_key *schema, struct config **out, char *err, size_t errlen)
 {
 	struct config *cfg = NULL;
 	char line[CONFIG_MAX_LINE + 2], section[128] = "";
@@ -346,7 +345,7 @@ config_load_buffer(const char *buf, size_t len, const char *name,
 			goto out;
 		}
 		if ((r = set_value(cfg, (size_t)idx, val, name, lineno, err,
-			 errlen)) != 0)
+		         errlen)) != 0)
 			goto out;
 		cfg->v[idx].set = 1;
 	}
@@ -368,8 +367,8 @@ out:
 }
 
 int
-config_load(const char *path, const struct cfg_key *schema,
-    struct config **out, char *err, size_t errlen)
+config_load(const char *path, const struct cfg_key *schema, struct config **out,
+    char *err, size_t errlen)
 {
 	unsigned char *buf = NULL;
 	size_t len = 0;

@@ -22,18 +22,18 @@
 
 enum cfg_type {
 	CFG_STRING,
-	CFG_INT,    /* decimal, within [min, max] */
-	CFG_BOOL,   /* true/false/yes/no/on/off/1/0 */
+	CFG_INT,  /* decimal, within [min, max] */
+	CFG_BOOL, /* true/false/yes/no/on/off/1/0 */
 	CFG_SECRET, /* like a string, but kept in a struct secret, never printed */
-	CFG_ENUM,   /* one of the space-separated words in choices */
+	CFG_ENUM, /* one of the space-separated words in choices */
 };
 
 struct cfg_key {
 	const char *section;
 	const char *key;
 	enum cfg_type type;
-	const char *def; /* default value as text, or NULL for none */
-	long long min, max; /* CFG_INT range */
+	const char *def;     /* default value as text, or NULL for none */
+	long long min, max;  /* CFG_INT range */
 	const char *choices; /* CFG_ENUM: "a b c" */
 	int required;
 	const char *help; /* one line, for --help and the man pages */
@@ -59,18 +59,17 @@ int config_defaults(const struct cfg_key *schema, struct config **out,
 /* Accessors. The key must be in the schema (programming error otherwise:
  * returns NULL / 0). Strings point into cfg. A key that is unset and has no
  * default gives NULL / 0. */
-const char *config_str(const struct config *cfg, const char *section,
-    const char *key);
-long long config_int(const struct config *cfg, const char *section,
-    const char *key);
-int config_bool(const struct config *cfg, const char *section,
-    const char *key);
-const struct secret *config_secret(const struct config *cfg,
-    const char *section, const char *key);
+const char *
+config_str(const struct config *cfg, const char *section, const char *key);
+long long
+config_int(const struct config *cfg, const char *section, const char *key);
+int config_bool(const struct config *cfg, const char *section, const char *key);
+const struct secret *
+config_secret(const struct config *cfg, const char *section, const char *key);
 
 /* Whether the file set the key (not just a default). */
-int config_is_set(const struct config *cfg, const char *section,
-    const char *key);
+int
+config_is_set(const struct config *cfg, const char *section, const char *key);
 
 /* Writes the effective configuration as INI to f, secrets replaced by
  * "(secret, set)" so a check-only mode can show what will be used. */

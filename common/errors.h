@@ -110,13 +110,14 @@ enum uk_err {
 /* One catalogue entry. Strings are static UTF-8. */
 struct uk_error_info {
 	int code;
-	const char *id;		/* "UK-3001" */
-	const char *name;	/* stable symbolic name, e.g. "CSR_MALFORMED" */
-	int http_status;	/* what an HTTP API answers with this error */
-	const char *zh;		/* zh-CN text shown to people */
-	const char *en;		/* English text */
-	const char *seed;	/* the message operators know from today's halls, or NULL */
-	const char *remedy_zh;	/* what to do about it */
+	const char *id;   /* "UK-3001" */
+	const char *name; /* stable symbolic name, e.g. "CSR_MALFORMED" */
+	int http_status;  /* what an HTTP API answers with this error */
+	const char *zh;   /* zh-CN text shown to people */
+	const char *en;   /* English text */
+	const char
+	    *seed; /* the message operators know from today's halls, or NULL */
+	const char *remedy_zh; /* what to do about it */
 	const char *remedy_en;
 };
 

@@ -144,7 +144,8 @@ file_write_new(const char *path, const void *data, size_t len, mode_t mode)
 {
 	int fd, r = UK_ERR_IO;
 
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)) < 0)
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)) <
+	    0)
 		return errno == EEXIST ? UK_ERR_EXISTS : UK_ERR_IO;
 	if (write_full(fd, data, len) != 0 || fsync(fd) != 0) {
 		close(fd);

@@ -14,8 +14,7 @@ json_parse_object(const char *buf, size_t len, size_t maxlen, json_t **out)
 	*out = NULL;
 	if (len > maxlen)
 		return UK_ERR_LIMIT;
-	j = json_loadb(buf, len, JSON_REJECT_DUPLICATES,
-	    &jerr);
+	j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (j == NULL)
 		return UK_ERR_JSON;
 	if (!json_is_object(j)) {
@@ -52,7 +51,8 @@ json_only_keys(const json_t *obj, const char *const *allowed)
 	json_t *v;
 	size_t i;
 
-	json_object_foreach((json_t *)obj, key, v) {
+	json_object_foreach((json_t *)obj, key, v)
+	{
 		int found = 0;
 		(void)v;
 		for (i = 0; allowed[i] != NULL; i++) {

@@ -8,8 +8,7 @@
 /* Parses len bytes as one JSON object: duplicate keys rejected, at most
  * maxlen bytes, nothing after the value. Returns 0 and a new reference in
  * *out, UK_ERR_LIMIT or UK_ERR_JSON. */
-int json_parse_object(const char *buf, size_t len, size_t maxlen,
-    json_t **out);
+int json_parse_object(const char *buf, size_t len, size_t maxlen, json_t **out);
 
 /* Gets obj[key] as a string of at most maxlen bytes without NUL bytes.
  * Returns 0 and a pointer into obj, UK_ERR_NOT_FOUND when absent (and

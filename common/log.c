@@ -61,9 +61,8 @@ escape(char *dst, size_t dstlen, const char *src)
 	dst[o] = '\0';
 }
 
-static void
-vlog(enum uk_log_level level, const char *prefix, const char *fmt, va_list ap)
-    __attribute__((format(printf, 3, 0)));
+static void vlog(enum uk_log_level level, const char *prefix, const char *fmt,
+    va_list ap) __attribute__((format(printf, 3, 0)));
 
 static void
 vlog(enum uk_log_level level, const char *prefix, const char *fmt, va_list ap)

@@ -25,7 +25,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FILE *devnull;
 
 	if (config_load_buffer((const char *)data, size, "fuzz", schema, &cfg,
-		err, sizeof(err)) == 0) {
+	        err, sizeof(err)) == 0) {
 		if ((devnull = fopen("/dev/null", "w")) != NULL) {
 			config_dump(cfg, devnull);
 			fclose(devnull);

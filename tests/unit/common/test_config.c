@@ -36,16 +36,17 @@ test_valid(void **state)
 	char err[256];
 
 	(void)state;
-	assert_int_equal(load("# c\n[ca]\n  database = \"/a b/c.db\"  \nhours=7\n"
-				  "strict = on\nmode = detailed\n[sms]\nkey = hunter2\n",
-			     &cfg, err, sizeof(err)),
+	assert_int_equal(
+	    load("# c\n[ca]\n  database = \"/a b/c.db\"  \nhours=7\n"
+	         "strict = on\nmode = detailed\n[sms]\nkey = hunter2\n",
+	        &cfg, err, sizeof(err)),
 	    0);
 	assert_string_equal(config_str(cfg, "ca", "database"), "/a b/c.db");
 	assert_int_equal(config_int(cfg, "ca", "hours"), 7);
 	assert_true(config_bool(cfg, "ca", "strict"));
 	assert_string_equal(config_str(cfg, "ca", "mode"), "detailed");
-	assert_string_equal(
-	    (const char *)config_secret(cfg, "sms", "key")->buf, "hunter2");
+	assert_string_equal((const char *)config_secret(cfg, "sms", "key")->buf,
+	    "hunter2");
 	assert_true(config_is_set(cfg, "ca", "hours"));
 	config_free(cfg);
 }
@@ -76,18 +77,26 @@ static void
 test_errors(void **state)
 {
 	static const struct bad cases[] = {
-		{ "[ca]\nnope = 1\n", UK_ERR_CONFIG_UNKNOWN, "t.conf:2: unknown key nope" },
-		{ "[zz]\n", UK_ERR_CONFIG_UNKNOWN, "t.conf:1: unknown section" },
+		{ "[ca]\nnope = 1\n", UK_ERR_CONFIG_UNKNOWN,
+		    "t.conf:2: unknown key nope" },
+		{ "[zz]\n", UK_ERR_CONFIG_UNKNOWN,
+		    "t.conf:1: unknown section" },
 		{ "[ca]\nhours = 0\n", UK_ERR_CONFIG_VALUE, "t.conf:2:" },
 		{ "[ca]\nhours = 101\n", UK_ERR_CONFIG_VALUE, "from 1 to 100" },
 		{ "[ca]\nhours = 5x\n", UK_ERR_CONFIG_VALUE, "whole number" },
-		{ "[ca]\nstrict = maybe\n", UK_ERR_CONFIG_VALUE, "true or false" },
-		{ "[ca]\nmode = loud\n", UK_ERR_CONFIG_VALUE, "uniform detailed" },
-		{ "[ca]\nhours = 1\nhours = 2\n", UK_ERR_CONFIG_SYNTAX, "given twice" },
-		{ "hours = 1\n", UK_ERR_CONFIG_SYNTAX, "outside of a [section]" },
+		{ "[ca]\nstrict = maybe\n", UK_ERR_CONFIG_VALUE,
+		    "true or false" },
+		{ "[ca]\nmode = loud\n", UK_ERR_CONFIG_VALUE,
+		    "uniform detailed" },
+		{ "[ca]\nhours = 1\nhours = 2\n", UK_ERR_CONFIG_SYNTAX,
+		    "given twice" },
+		{ "hours = 1\n", UK_ERR_CONFIG_SYNTAX,
+		    "outside of a [section]" },
 		{ "[ca\n", UK_ERR_CONFIG_SYNTAX, "section header" },
-		{ "[ca]\njust words\n", UK_ERR_CONFIG_SYNTAX, "expected key = value" },
-		{ "[ca]\ndatabase = \"x\n", UK_ERR_CONFIG_SYNTAX, "unterminated" },
+		{ "[ca]\njust words\n", UK_ERR_CONFIG_SYNTAX,
+		    "expected key = value" },
+		{ "[ca]\ndatabase = \"x\n", UK_ERR_CONFIG_SYNTAX,
+		    "unterminated" },
 	};
 	struct config *cfg;
 	char err[256];
@@ -116,7 +125,7 @@ test_secret_never_dumped(void **state)
 
 	(void)state;
 	assert_int_equal(load("[sms]\nkey = topsecretvalue\n", &cfg, err,
-			     sizeof(err)),
+	                     sizeof(err)),
 	    0);
 	f = open_memstream(&buf, &len);
 	assert_non_null(f);
@@ -140,11 +149,11 @@ test_required_and_file(void **state)
 
 	(void)state;
 	assert_int_equal(config_load_buffer("[a]\n", 4, "r", req, &cfg, err,
-			     sizeof(err)),
+	                     sizeof(err)),
 	    UK_ERR_CONFIG_MISSING);
 	assert_non_null(strstr(err, "[a] b is required"));
 	assert_int_equal(config_load("/nonexistent/x.conf", req, &cfg, err,
-			     sizeof(err)),
+	                     sizeof(err)),
 	    UK_ERR_IO);
 	assert_non_null(strstr(err, "/nonexistent/x.conf"));
 }

@@ -40,7 +40,8 @@ test_every_entry_complete(void **state)
 		assert_true(t[i].zh != NULL && has_cjk(t[i].zh));
 		assert_true(t[i].en != NULL && strlen(t[i].en) > 3);
 		assert_true(t[i].remedy_zh != NULL && has_cjk(t[i].remedy_zh));
-		assert_true(t[i].remedy_en != NULL && strlen(t[i].remedy_en) > 3);
+		assert_true(
+		    t[i].remedy_en != NULL && strlen(t[i].remedy_en) > 3);
 		assert_true(t[i].http_status >= 400 && t[i].http_status < 600);
 		assert_true(t[i].code >= 1000 && t[i].code < 6000);
 		if (i > 0)
@@ -62,7 +63,8 @@ test_seed_messages(void **state)
 	    "用户已暂时冻结");
 	assert_string_equal(uk_error_info(UK_ERR_LOGIN_SCAN_FAILED)->seed,
 	    "扫码认证失败");
-	assert_string_equal(uk_error_info(UK_ERR_POLICY_HALL_UNAUTHORISED)->seed,
+	assert_string_equal(uk_error_info(UK_ERR_POLICY_HALL_UNAUTHORISED)
+	                        ->seed,
 	    "缴存单位未办理网厅用户授权，不允许办理其他业务");
 	assert_string_equal(uk_error_info(UK_ERR_CERT_EXPIRED)->seed,
 	    "证书非法或者不存在");

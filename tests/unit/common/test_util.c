@@ -31,7 +31,8 @@ test_b64_roundtrip(void **state)
 		for (n = 0; n <= sizeof(in); n++) {
 			e = b64_encode(in, n, url);
 			assert_non_null(e);
-			assert_int_equal(b64_decode(e, 1000, url, &out, &len), 0);
+			assert_int_equal(b64_decode(e, 1000, url, &out, &len),
+			    0);
 			assert_int_equal(len, n);
 			assert_memory_equal(out, in, n);
 			free(out);
@@ -60,7 +61,8 @@ test_b64_strict(void **state)
 	assert_int_equal(b64_decode("Zm9", 100, 0, &out, &len), UK_ERR_BASE64);
 	assert_int_equal(b64_decode("Zm9=", 100, 0, &out, &len), UK_ERR_BASE64);
 	assert_int_equal(b64_decode("Zg==", 100, 1, &out, &len), UK_ERR_BASE64);
-	assert_int_equal(b64_decode("Zm 9v", 100, 0, &out, &len), UK_ERR_BASE64);
+	assert_int_equal(b64_decode("Zm 9v", 100, 0, &out, &len),
+	    UK_ERR_BASE64);
 	assert_int_equal(b64_decode("Zm9v", 3, 0, &out, &len), UK_ERR_LIMIT);
 	assert_int_equal(b64_decode("A", 100, 1, &out, &len), UK_ERR_BASE64);
 }
@@ -76,7 +78,8 @@ test_midnight(void **state)
 	assert_int_equal(time_next_midnight("Asia/Shanghai", now, &next), 0);
 	assert_int_equal(next - now, 1);
 	/* 16:00:00 UTC is 00:00 in Shanghai: the next one is a day later. */
-	assert_int_equal(time_next_midnight("Asia/Shanghai", now + 1, &next), 0);
+	assert_int_equal(time_next_midnight("Asia/Shanghai", now + 1, &next),
+	    0);
 	assert_int_equal(next - (now + 1), 86400);
 	assert_int_equal(time_next_midnight(NULL, now, &next), 0);
 	assert_int_equal(next - now, 1);
@@ -98,7 +101,8 @@ test_rfc3339(void **state)
 	(void)state;
 	assert_int_equal(time_parse_rfc3339("2011-04-15T00:00:00Z", &t), 0);
 	assert_int_equal(t, 1302825600);
-	assert_int_equal(time_parse_rfc3339("2011-04-15T08:00:00+08:00", &t), 0);
+	assert_int_equal(time_parse_rfc3339("2011-04-15T08:00:00+08:00", &t),
+	    0);
 	assert_int_equal(t, 1302825600);
 	assert_int_equal(time_parse_rfc3339("2011-04-15T00:00:00.5Z", &t), 0);
 	time_rfc3339(1302825600, buf, sizeof(buf));
