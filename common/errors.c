@@ -74,6 +74,11 @@ static const struct uk_error_info table[] = {
 	    "Upgrade the program to the version that wrote the database"),
 	E(1206, STORE_CONFLICT, 409, "数据已被其他操作修改",
 	    "Concurrent change conflict", NULL, "请重试一次", "Retry once"),
+	E(1207, STORE_AUDIT_CHAIN, 500, "审计记录的哈希链被破坏",
+	    "The audit trail's hash chain is broken", NULL,
+	    "保留数据库现状并立即报告安全负责人",
+	    "Keep the database as it is and report to the security officer at "
+	    "once"),
 
 	/* 13xx: data formats */
 	E(1301, JSON, 400, "请求内容不是有效的 JSON", "Malformed JSON", NULL,

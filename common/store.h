@@ -17,7 +17,7 @@
  *
  * Parameters are described by a type string, one letter each:
  *   't' const char * (NULL stores SQL NULL)
- *   'i' int64_t
+ *   'i' int64_t (pass int64_t, not int: write (int64_t)5 for a literal)
  *   'b' const unsigned char *, size_t (NULL pointer stores SQL NULL)
  * Results are copied into a struct store_res owned by the caller.
  *
@@ -38,7 +38,10 @@ enum store_tx {
 /* Opens the store at location and applies every pending migration.
  * On success *out is owned by the caller (store_close). A location that is
  * neither a usable path nor a postgresql:// URL gives UK_ERR_STORE_URL; a
- * database written by a newer program gives UK_ERR_STORE_SCHEMA. */
+ * database written by a newer program gives UK_ERR_STORE_SCHEMA.
+ * Several processes may open and migrate one database at the same time. A
+ * new SQLite file is created with mode 0600, only in an existing directory;
+ * store_last_error(NULL) says why an open failed. */
 int store_open(const char *location, struct store **out);
 
 /* Closes and frees st; NULL is a no-op. */
@@ -57,6 +60,14 @@ int store_begin(struct store *st, enum store_tx kind);
 int store_commit(struct store *st);
 void store_rollback(struct store *st);
 
+/* Returns 1 while a transaction opened by store_begin is open, else 0.
+ * A failed store_exec inside a transaction aborts it on both backends (as
+ * PostgreSQL does): later store_exec calls fail with UK_ERR_STORE_QUERY and
+ * store_commit rolls back and fails; only store_rollback clears it. Use
+ * "INSERT ... ON CONFLICT DO NOTHING" rather than catching UK_ERR_EXISTS
+ * when the transaction must go on. */
+int store_in_transaction(const struct store *st);
+
 /* Runs sql with parameters described by types (see above) and returns the
  * rows in *res (may be NULL when the caller wants none). A unique-constraint
  * violation gives UK_ERR_EXISTS; a serialisation failure or lock timeout
@@ -68,7 +79,10 @@ int store_exec(struct store *st, struct store_res **res, const char *sql,
 int64_t store_changes(struct store *st);
 
 /* Result access. Rows and columns count from 0. Out-of-range access returns
- * NULL / 0. Text and blobs point into res and live as long as it. */
+ * NULL / 0. Text and blobs point into res and live as long as it; both
+ * backends give blobs as raw bytes, and every non-NULL value is followed by
+ * a NUL byte. store_res_int parses decimal text (a PostgreSQL boolean t/f
+ * reads as 1/0); anything else reads as 0. */
 size_t store_res_rows(const struct store_res *res);
 int store_res_isnull(const struct store_res *res, size_t row, size_t col);
 const char *store_res_text(const struct store_res *res, size_t row, size_t col);
@@ -86,5 +100,12 @@ void store_res_free(struct store_res *res);
 int store_listen(struct store *st);
 int store_notify(struct store *st);
 int store_changed(struct store *st);
+
+/* Why the most recent failing call on st failed, as one line of English
+ * text for logs ("" if none has failed). With st NULL: why the calling
+ * thread's last store_open failed ("" if it succeeded). Never NULL; valid
+ * until the next call on st (or the next store_open in this thread).
+ * Contains no passwords; it may quote a value the database rejected. */
+const char *store_last_error(const struct store *st);
 
 #endif

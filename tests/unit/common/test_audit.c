@@ -1,0 +1,505 @@
+/* tests/unit/common/test_audit.c: the hash-chained audit trail on SQLite and PostgreSQL. */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <libpq-fe.h>
+#include <openssl/evp.h>
+
+#include "common/audit.h"
+#include "common/errors.h"
+#include "common/store.h"
+
+/* Which backend a test runs on; the cmocka initial state. */
+struct backend {
+	enum store_backend kind;
+};
+
+static struct backend be_sqlite = { STORE_SQLITE };
+static struct backend be_pg = { STORE_POSTGRES };
+
+/* A fresh database for one test, opened. */
+struct fixture {
+	enum store_backend kind;
+	char location[1024];
+	char dbname[64];
+	char dir[512];
+	struct store *st;
+};
+
+static char tmpdir[256];
+static PGconn *admin;
+static unsigned dbcount;
+
+/* Builds the URL of database db on the server of url. */
+static int
+url_with_db(const char *url, const char *db, char *out, size_t outlen)
+{
+	const char *p, *slash, *q;
+	int n;
+
+	if ((p = strstr(url, "://")) == NULL)
+		return -1;
+	p += 3;
+	q = strchr(p, '?');
+	slash = strchr(p, '/');
+	if (slash == NULL || (q != NULL && slash > q))
+		slash = q != NULL ? q : p + strlen(p);
+	n = snprintf(out, outlen, "%.*s/%s%s", (int)(slash - url), url, db,
+	    q != NULL ? q : "");
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+static void
+admin_connect(void)
+{
+	const char *url = getenv("UKEY_TEST_PG_URL");
+
+	if (url == NULL || *url == '\0')
+		fail_msg("UKEY_TEST_PG_URL is not set: PostgreSQL half of the "
+		         "audit tests cannot run (tests/run.sh sets it)");
+	if (admin != NULL && PQstatus(admin) == CONNECTION_OK)
+		return;
+	PQfinish(admin);
+	admin = PQconnectdb(url);
+	if (PQstatus(admin) != CONNECTION_OK)
+		fail_msg("cannot connect to UKEY_TEST_PG_URL: %s",
+		    PQerrorMessage(admin));
+}
+
+static int
+setup_db(void **state)
+{
+	struct backend *be = *state;
+	struct fixture *fx;
+	int r;
+
+	fx = calloc(1, sizeof(*fx));
+	assert_non_null(fx);
+	fx->kind = be->kind;
+	*state = fx;
+	dbcount++;
+	if (be->kind == STORE_SQLITE) {
+		snprintf(fx->dir, sizeof(fx->dir), "%s/db%u", tmpdir, dbcount);
+		assert_int_equal(mkdir(fx->dir, 0700), 0);
+		snprintf(fx->location, sizeof(fx->location), "%s/ukey.db",
+		    fx->dir);
+	} else {
+		char sql[128];
+		PGresult *res;
+
+		admin_connect();
+		snprintf(fx->dbname, sizeof(fx->dbname), "ukt_audit_%d_%u",
+		    (int)getpid(), dbcount);
+		snprintf(sql, sizeof(sql), "CREATE DATABASE %s", fx->dbname);
+		res = PQexec(admin, sql);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			fail_msg("%s: %s", sql, PQresultErrorMessage(res));
+		PQclear(res);
+		assert_int_equal(url_with_db(getenv("UKEY_TEST_PG_URL"),
+		                     fx->dbname, fx->location,
+		                     sizeof(fx->location)),
+		    0);
+	}
+	if ((r = store_open(fx->location, &fx->st)) != 0)
+		fail_msg("store_open: %s", store_last_error(NULL));
+	return 0;
+}
+
+static int
+teardown_db(void **state)
+{
+	struct fixture *fx = *state;
+	const char *sfx[] = { "", "-wal", "-shm" };
+	char path[1100], sql[160];
+	size_t i;
+
+	if (fx == NULL || fx == (void *)&be_sqlite || fx == (void *)&be_pg)
+		return 0;
+	store_close(fx->st);
+	if (fx->kind == STORE_SQLITE && fx->dir[0] != '\0') {
+		for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+			snprintf(path, sizeof(path), "%s%s", fx->location,
+			    sfx[i]);
+			unlink(path);
+		}
+		rmdir(fx->dir);
+	} else if (fx->dbname[0] != '\0' && admin != NULL) {
+		snprintf(sql, sizeof(sql),
+		    "DROP DATABASE IF EXISTS %s WITH (FORCE)", fx->dbname);
+		PQclear(PQexec(admin, sql));
+	}
+	free(fx);
+	return 0;
+}
+
+static int64_t
+query_int(struct store *st, const char *sql)
+{
+	struct store_res *res = NULL;
+	int64_t v;
+
+	if (store_exec(st, &res, sql, "") != 0)
+		fail_msg("%s: %s", sql, store_last_error(st));
+	v = store_res_int(res, 0, 0);
+	store_res_free(res);
+	return v;
+}
+
+/* The seq of the n-th row (from 0) in chain order. */
+static int64_t
+nth_seq(struct store *st, int64_t n)
+{
+	struct store_res *res = NULL;
+	int64_t v;
+
+	assert_int_equal(store_exec(st, &res,
+	                     "SELECT seq FROM audit ORDER BY seq LIMIT 1 "
+	                     "OFFSET ?",
+	                     "i", n),
+	    0);
+	assert_int_equal(store_res_rows(res), 1);
+	v = store_res_int(res, 0, 0);
+	store_res_free(res);
+	return v;
+}
+
+/* Appends five events with assorted NULLs; ids into ids (may be NULL). */
+static void
+append_five(struct store *st, char ids[5][33])
+{
+	char id[33];
+	int i;
+
+	assert_int_equal(store_begin(st, STORE_TX_WRITE), 0);
+	for (i = 0; i < 5; i++) {
+		char detail[64];
+
+		snprintf(detail, sizeof(detail), "{\"n\":%d,\"zh\":\"证书\"}",
+		    i);
+		assert_int_equal(audit_append(st, "cert.issue",
+		                     i == 1 ? NULL : "operator:op1",
+		                     i == 2 ? NULL : "unit:U1",
+		                     i == 3 ? NULL : detail, id),
+		    0);
+		if (ids != NULL)
+			memcpy(ids[i], id, sizeof(id));
+	}
+	assert_int_equal(store_commit(st), 0);
+}
+
+/* The row hash as audit.h documents it, computed independently. */
+static void
+doc_hash(const char *prev, const char *at, const char *id, const char *event,
+    const char *actor, const char *subject, const char *detail, char out[65])
+{
+	const char *f[6] = { at, id, event, actor, subject, detail };
+	unsigned char md[32], hdr[9];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	uint64_t len;
+	int i, j;
+
+	assert_non_null(ctx);
+	assert_int_equal(EVP_DigestInit_ex(ctx, EVP_sha256(), NULL), 1);
+	EVP_DigestUpdate(ctx, prev, 64);
+	for (i = 0; i < 6; i++) {
+		if (f[i] == NULL) {
+			hdr[0] = 0;
+			EVP_DigestUpdate(ctx, hdr, 1);
+			continue;
+		}
+		len = strlen(f[i]);
+		hdr[0] = 1;
+		for (j = 0; j < 8; j++)
+			hdr[1 + j] = (unsigned char)(len >> (56 - 8 * j));
+		EVP_DigestUpdate(ctx, hdr, 9);
+		EVP_DigestUpdate(ctx, f[i], len);
+	}
+	assert_int_equal(EVP_DigestFinal_ex(ctx, md, &mdlen), 1);
+	EVP_MD_CTX_free(ctx);
+	for (i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* An empty trail verifies; appended events chain and verify. */
+static void
+test_append_verify(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_res *res = NULL;
+	char ids[5][33], h[65];
+	int64_t bad = -1;
+	size_t i, j;
+
+	assert_int_equal(audit_verify_chain(fx->st, &bad), 0);
+	assert_int_equal(bad, 0);
+	append_five(fx->st, ids);
+	for (i = 0; i < 5; i++) {
+		assert_int_equal(strlen(ids[i]), 32);
+		assert_int_equal(strspn(ids[i], "0123456789ABCDEF"), 32);
+		for (j = 0; j < i; j++)
+			assert_string_not_equal(ids[i], ids[j]);
+	}
+	assert_int_equal(audit_verify_chain(fx->st, &bad), 0);
+	assert_int_equal(bad, 0);
+	assert_int_equal(query_int(fx->st, "SELECT count(*) FROM audit"), 5);
+
+	/* the helpdesk finds an event by its number */
+	assert_int_equal(store_exec(fx->st, &res,
+	                     "SELECT event, actor, subject FROM audit WHERE "
+	                     "event_id = ?",
+	                     "t", ids[1]),
+	    0);
+	assert_int_equal(store_res_rows(res), 1);
+	assert_string_equal(store_res_text(res, 0, 0), "cert.issue");
+	assert_true(store_res_isnull(res, 0, 1));
+	assert_string_equal(store_res_text(res, 0, 2), "unit:U1");
+	store_res_free(res);
+	res = NULL;
+
+	/* every row matches the hash documented in audit.h */
+	assert_int_equal(store_exec(fx->st, &res,
+	                     "SELECT at, event_id, event, actor, subject, "
+	                     "detail, prev_hash, hash FROM audit ORDER BY seq",
+	                     ""),
+	    0);
+	assert_int_equal(store_res_rows(res), 5);
+	assert_string_equal(store_res_text(res, 0, 6),
+	    "0000000000000000000000000000000000000000000000000000000000000000");
+	for (i = 0; i < 5; i++) {
+		doc_hash(store_res_text(res, i, 6), store_res_text(res, i, 0),
+		    store_res_text(res, i, 1), store_res_text(res, i, 2),
+		    store_res_text(res, i, 3), store_res_text(res, i, 4),
+		    store_res_text(res, i, 5), h);
+		assert_string_equal(h, store_res_text(res, i, 7));
+		if (i > 0)
+			assert_string_equal(store_res_text(res, i, 6),
+			    store_res_text(res, i - 1, 7));
+	}
+	store_res_free(res);
+
+	/* outside a transaction audit_append runs its own */
+	assert_false(store_in_transaction(fx->st));
+	assert_int_equal(audit_append(fx->st, "login.ok", "op1", NULL, NULL,
+	                     NULL),
+	    0);
+	assert_false(store_in_transaction(fx->st));
+	assert_int_equal(audit_verify_chain(fx->st, NULL), 0);
+	assert_int_equal(query_int(fx->st, "SELECT count(*) FROM audit"), 6);
+
+	/* bad input */
+	assert_int_equal(audit_append(fx->st, NULL, "a", "s", "d", ids[0]),
+	    UK_ERR_INPUT);
+	assert_string_equal(ids[0], "");
+	assert_int_equal(audit_append(fx->st, "", "a", "s", "d", NULL),
+	    UK_ERR_INPUT);
+}
+
+/* A changed field breaks the chain at that row. */
+static void
+test_tamper_field(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t bad = 0, seq;
+
+	append_five(fx->st, NULL);
+	seq = nth_seq(fx->st, 2);
+	assert_int_equal(store_exec(fx->st, NULL,
+	                     "UPDATE audit SET detail = 'forged' WHERE seq = ?",
+	                     "i", seq),
+	    0);
+	assert_int_equal(audit_verify_chain(fx->st, &bad), UK_ERR_STORE_AUDIT_CHAIN);
+	assert_int_equal(bad, seq);
+
+	/* an earlier changed time is the first bad row now */
+	seq = nth_seq(fx->st, 1);
+	assert_int_equal(store_exec(fx->st, NULL,
+	                     "UPDATE audit SET at = at + 1 WHERE seq = ?", "i",
+	                     seq),
+	    0);
+	assert_int_equal(audit_verify_chain(fx->st, &bad), UK_ERR_STORE_AUDIT_CHAIN);
+	assert_int_equal(bad, seq);
+}
+
+/* A row rewritten with a recomputed hash breaks the link to the next. */
+static void
+test_tamper_rehash(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_res *res = NULL;
+	int64_t bad = 0, seq, next;
+	char h[65];
+
+	append_five(fx->st, NULL);
+	seq = nth_seq(fx->st, 2);
+	next = nth_seq(fx->st, 3);
+	assert_int_equal(store_exec(fx->st, &res,
+	                     "SELECT at, event_id, event, actor, subject, "
+	                     "prev_hash FROM audit WHERE seq = ?",
+	                     "i", seq),
+	    0);
+	doc_hash(store_res_text(res, 0, 5), store_res_text(res, 0, 0),
+	    store_res_text(res, 0, 1), store_res_text(res, 0, 2),
+	    store_res_text(res, 0, 3), store_res_text(res, 0, 4), "forged", h);
+	store_res_free(res);
+	assert_int_equal(store_exec(fx->st, NULL,
+	                     "UPDATE audit SET detail = 'forged', hash = ? "
+	                     "WHERE seq = ?",
+	                     "ti", h, seq),
+	    0);
+	assert_int_equal(audit_verify_chain(fx->st, &bad), UK_ERR_STORE_AUDIT_CHAIN);
+	assert_int_equal(bad, next);
+}
+
+/* A deleted row breaks the chain at the row after it. */
+static void
+test_tamper_delete(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t bad = 0, seq, next;
+
+	append_five(fx->st, NULL);
+	seq = nth_seq(fx->st, 1);
+	next = nth_seq(fx->st, 2);
+	assert_int_equal(store_exec(fx->st, NULL,
+	                     "DELETE FROM audit WHERE seq = ?", "i", seq),
+	    0);
+	assert_int_equal(audit_verify_chain(fx->st, &bad), UK_ERR_STORE_AUDIT_CHAIN);
+	assert_int_equal(bad, next);
+}
+
+/* Events appended in a transaction that rolls back leave no trace. */
+static void
+test_rollback(void **state)
+{
+	struct fixture *fx = *state;
+	char id[33];
+
+	append_five(fx->st, NULL);
+	assert_int_equal(store_begin(fx->st, STORE_TX_WRITE), 0);
+	assert_int_equal(audit_append(fx->st, "cert.revoke", "op", "s", "d",
+	                     id),
+	    0);
+	store_rollback(fx->st);
+	assert_int_equal(query_int(fx->st, "SELECT count(*) FROM audit"), 5);
+	assert_int_equal(audit_append(fx->st, "cert.revoke", "op", "s", "d",
+	                     id),
+	    0);
+	assert_int_equal(audit_verify_chain(fx->st, NULL), 0);
+	assert_int_equal(query_int(fx->st, "SELECT count(*) FROM audit"), 6);
+}
+
+/* Appends from 4 processes at once still form one chain. */
+static void
+test_concurrent(void **state)
+{
+	struct fixture *fx = *state;
+	int i, status, ok = 0;
+	pid_t pids[4];
+
+	/* No connection crosses fork(). */
+	store_close(fx->st);
+	fx->st = NULL;
+	fflush(stdout);
+	fflush(stderr);
+	for (i = 0; i < 4; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (pids[i] == 0) {
+			struct store *st = NULL;
+			int n, r, tries, rc = 0;
+
+			if (store_open(fx->location, &st) != 0)
+				_exit(3);
+			for (n = 0; n < 10 && rc == 0; n++) {
+				tries = 0;
+				do
+					r = audit_append(st, "scan.ok", "p",
+					    NULL, NULL, NULL);
+				while (r == UK_ERR_STORE_BUSY && ++tries < 20);
+				if (r != 0)
+					rc = 2;
+			}
+			store_close(st);
+			_exit(rc);
+		}
+	}
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			ok++;
+		else
+			print_message("child %d: status 0x%x\n", i, status);
+	}
+	assert_int_equal(ok, 4);
+	assert_int_equal(store_open(fx->location, &fx->st), 0);
+	assert_int_equal(query_int(fx->st, "SELECT count(*) FROM audit"), 40);
+	assert_int_equal(audit_verify_chain(fx->st, NULL), 0);
+}
+
+/* Verification pages through long trails. */
+static void
+test_long_chain(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t bad = 0, seq;
+	int i;
+
+	assert_int_equal(store_begin(fx->st, STORE_TX_WRITE), 0);
+	for (i = 0; i < 1203; i++)
+		assert_int_equal(audit_append(fx->st, "e", NULL, NULL, NULL,
+		                     NULL),
+		    0);
+	assert_int_equal(store_commit(fx->st), 0);
+	assert_int_equal(audit_verify_chain(fx->st, &bad), 0);
+	seq = nth_seq(fx->st, 1100);
+	assert_int_equal(store_exec(fx->st, NULL,
+	                     "UPDATE audit SET actor = 'x' WHERE seq = ?", "i",
+	                     seq),
+	    0);
+	assert_int_equal(audit_verify_chain(fx->st, &bad), UK_ERR_STORE_AUDIT_CHAIN);
+	assert_int_equal(bad, seq);
+}
+
+#define BOTH(f)                                                                \
+	{ "sqlite_" #f, f, setup_db, teardown_db, &be_sqlite },                \
+	{                                                                      \
+		"pg_" #f, f, setup_db, teardown_db, &be_pg                     \
+	}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		BOTH(test_append_verify),
+		BOTH(test_tamper_field),
+		BOTH(test_tamper_rehash),
+		BOTH(test_tamper_delete),
+		BOTH(test_rollback),
+		BOTH(test_concurrent),
+		BOTH(test_long_chain),
+	};
+	const char *base = getenv("UKEY_TEST_TMP");
+	int r;
+
+	snprintf(tmpdir, sizeof(tmpdir), "%s/test_audit.XXXXXX",
+	    base != NULL && *base != '\0' ? base : "/tmp");
+	if (mkdtemp(tmpdir) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	r = cmocka_run_group_tests_name("audit", tests, NULL, NULL);
+	PQfinish(admin);
+	rmdir(tmpdir);
+	return r;
+}
