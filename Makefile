@@ -71,10 +71,14 @@ $(BUILD)/lib/%.a:
 	rm -f $@
 	ar rcs $@ $^
 
-# ukey-sim is a PKCS#11 module: position-independent objects, a shared object.
+# ukey-sim is a PKCS#11 module loaded by programs we did not build (pkcs11-tool):
+# position-independent, never sanitized (a sanitizer runtime must come first
+# in the process that loads it), whatever OPT says.
+SIM_CFLAGS = -std=c11 -O2 -g $(WARN) -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
+	-D_GNU_SOURCE -I. -I/usr/include/p11-kit-1 -fPIC -fvisibility=hidden
 $(BUILD)/pic/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(UK_CFLAGS) -fPIC -fvisibility=hidden -MMD -MP -c $< -o $@
+	$(CC) $(SIM_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/lib/ukey-sim.so: $(patsubst %.c,$(BUILD)/pic/%.o,$(SIM_SRC))
 	@mkdir -p $(dir $@)
