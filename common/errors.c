@@ -134,6 +134,12 @@ static const struct uk_error_info table[] = {
 	    "Add the module's path to module_allowlist"),
 	E(2009, TOKEN_PIN_FORMAT, 400, "PIN码格式不正确", "Malformed PIN", NULL,
 	    "PIN码为4至64个字符", "A PIN has 4 to 64 characters"),
+	E(2010, TOKEN_DEVICE, 502, "UKey操作失败",
+	    "The UKey refused or failed the operation",
+	    "签名失败，或者您已经取消签名",
+	    "重新插入UKey后重试；仍失败请运行 ukey-agent doctor",
+	    "Re-insert the UKey and retry; if it fails again run ukey-agent "
+	    "doctor"),
 
 	/* 30xx: certificate intake and CA */
 	E(3001, CSR_MALFORMED, 400, "证书请求格式错误",
