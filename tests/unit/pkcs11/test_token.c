@@ -800,7 +800,7 @@ test_sign_needs_login(void **state)
 	                     (const unsigned char *)"m", 1, sig, &siglen),
 	    UK_ERR_TOKEN_KEY_NOT_FOUND);
 	assert_int_equal(p11_keygen(fx->tok, P11_KEY_EC_P256, "nl2", NULL, &id),
-	    UK_ERR_TOKEN_SIGN);
+	    UK_ERR_TOKEN_DEVICE);
 }
 
 static void
