@@ -20,11 +20,11 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
 HARDEN ?= -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
 OPT ?= -O2 -g
 UK_CFLAGS = -std=c11 $(OPT) $(WARN) $(HARDEN) -D_GNU_SOURCE -I. -I$(PG_INC) \
-	-I/usr/include/p11-kit-1 \
+	-I/usr/include/p11-kit-1 -I/usr/include/PCSC \
 	$(EXTRA_CFLAGS)
 UK_LDFLAGS = -pie -Wl,-z,relro,-z,now $(EXTRA_LDFLAGS)
 LIBS := -lssl -lcrypto -ljansson -lsqlite3 -lpq -lmicrohttpd -lcurl -lp11 \
-	-lpthread -lm
+	-lpcsclite -ldl -lpthread -lm
 
 # Sources. A program's entry files are named after it (certs/ukey_ca*.c);
 # everything else in a folder is that folder's library.
@@ -33,6 +33,8 @@ CERTS_SRC := $(filter-out certs/ukey_ca%.c,$(wildcard certs/*.c))
 CA_PROG_SRC := $(wildcard certs/ukey_ca*.c)
 P11_SRC := $(filter-out pkcs11/ukey_sim%.c,$(wildcard pkcs11/*.c))
 SIM_SRC := $(wildcard pkcs11/ukey_sim*.c)
+AGENT_SRC := $(filter-out agent/ukey_agent%.c,$(wildcard agent/*.c))
+AGENT_PROG_SRC := $(wildcard agent/ukey_agent*.c)
 TESTLIB_SRC := $(wildcard tests/lib/*.c)
 UNIT_SRC := $(wildcard tests/unit/*/test_*.c)
 CONF_SRC := $(wildcard tests/conformance/*.c)
@@ -44,10 +46,12 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 LIB_COMMON := $(BUILD)/lib/libukcommon.a
 LIB_CERTS := $(BUILD)/lib/libukcerts.a
 LIB_P11 := $(BUILD)/lib/libukp11.a
+LIB_AGENT := $(BUILD)/lib/libukagent.a
 LIB_TEST := $(BUILD)/lib/libuktest.a
-PROJECT_LIBS := $(LIB_CERTS) $(LIB_P11) $(LIB_COMMON)
+PROJECT_LIBS := $(LIB_AGENT) $(LIB_CERTS) $(LIB_P11) $(LIB_COMMON)
 
-PROGRAMS := $(BUILD)/bin/ukey-ca $(if $(SIM_SRC),$(BUILD)/lib/ukey-sim.so)
+PROGRAMS := $(BUILD)/bin/ukey-ca $(if $(SIM_SRC),$(BUILD)/lib/ukey-sim.so) \
+	$(if $(AGENT_PROG_SRC),$(BUILD)/bin/ukey-agent)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
 CONF_BIN := $(patsubst tests/conformance/%.c,$(BUILD)/tests/conformance/%,$(CONF_SRC))
 BENCH_BIN := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRC))
@@ -65,6 +69,7 @@ $(BUILD)/obj/%.o: %.c
 $(LIB_COMMON): $(call obj,$(COMMON_SRC))
 $(LIB_CERTS): $(call obj,$(CERTS_SRC))
 $(LIB_P11): $(call obj,$(P11_SRC))
+$(LIB_AGENT): $(call obj,$(AGENT_SRC))
 $(LIB_TEST): $(call obj,$(TESTLIB_SRC))
 $(BUILD)/lib/%.a:
 	@mkdir -p $(dir $@)
@@ -83,6 +88,10 @@ $(BUILD)/pic/%.o: %.c
 $(BUILD)/lib/ukey-sim.so: $(patsubst %.c,$(BUILD)/pic/%.o,$(SIM_SRC))
 	@mkdir -p $(dir $@)
 	$(CC) -shared -Wl,-z,relro,-z,now -Wl,--no-undefined -o $@ $^ -lcrypto -lpthread -ldl
+
+$(BUILD)/bin/ukey-agent: $(call obj,$(AGENT_PROG_SRC)) $(PROJECT_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(UK_LDFLAGS) -o $@ $(call obj,$(AGENT_PROG_SRC)) $(PROJECT_LIBS) $(LIBS)
 
 $(BUILD)/bin/ukey-ca: $(call obj,$(CA_PROG_SRC)) $(PROJECT_LIBS)
 	@mkdir -p $(dir $@)
@@ -125,12 +134,12 @@ asan:
 fuzz:
 	$(MAKE) BUILD=build/fuzz-obj CC=clang \
 		OPT="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" HARDEN="-fPIE" \
-		$(addprefix build/fuzz-obj/lib/,libukcommon.a libukp11.a libukcerts.a)
+		$(addprefix build/fuzz-obj/lib/,libukcommon.a libukp11.a libukcerts.a libukagent.a)
 	@mkdir -p $(BUILD)/fuzz
 	for f in $(FUZZ_SRC); do \
 		n=$$(basename $$f .c); \
 		clang -std=c11 -O1 -g -D_GNU_SOURCE -I. -I$(PG_INC) -fsanitize=fuzzer,address,undefined \
-			-o $(BUILD)/fuzz/$$n $$f build/fuzz-obj/lib/libukcerts.a build/fuzz-obj/lib/libukp11.a build/fuzz-obj/lib/libukcommon.a $(LIBS) || exit 1; \
+			-o $(BUILD)/fuzz/$$n $$f build/fuzz-obj/lib/libukagent.a build/fuzz-obj/lib/libukcerts.a build/fuzz-obj/lib/libukp11.a build/fuzz-obj/lib/libukcommon.a $(LIBS) || exit 1; \
 	done
 	@echo "fuzz targets in $(BUILD)/fuzz; run e.g. $(BUILD)/fuzz/fuzz_config tests/fuzz/corpus/fuzz_config"
 
