@@ -110,6 +110,12 @@ file_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 	char tmp[4096], rnd[17];
 	int fd = -1, r = UK_ERR_IO;
 
+	struct stat sb;
+
+	/* rename() would put a regular file in place of a device, FIFO or
+	 * symlink: refuse those rather than replace them. */
+	if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+		return UK_ERR_IO;
 	if (rnd_hex(rnd, 8) != 0)
 		return UK_ERR_INTERNAL;
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp-%s", path, rnd) >=

@@ -14,7 +14,8 @@ file_read_all(const char *path, size_t max, unsigned char **out, size_t *len);
 /* Writes len bytes to path atomically: a temporary file in the same
  * directory opened O_EXCL with mode, written, fsync'd, renamed over path,
  * then the directory fsync'd. Either the old or the new content survives a
- * crash, never a mix. Returns 0 or UK_ERR_IO. */
+ * crash, never a mix. An existing path that is not a regular file (a
+ * device, FIFO, symlink or directory) is refused. Returns 0 or UK_ERR_IO. */
 int
 file_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
 

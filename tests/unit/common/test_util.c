@@ -174,6 +174,13 @@ test_atomic_file(void **state)
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/missing/f", dir);
 	assert_int_equal(file_write_atomic(path, "x", 1, 0600), UK_ERR_IO);
+	/* Never replace what is not a regular file. */
+	assert_int_equal(file_write_atomic("/dev/null", "x", 1, 0600),
+	    UK_ERR_IO);
+	snprintf(path, sizeof(path), "%s/link", dir);
+	assert_int_equal(symlink("/etc/hostname", path), 0);
+	assert_int_equal(file_write_atomic(path, "x", 1, 0600), UK_ERR_IO);
+	unlink(path);
 	rmdir(dir);
 }
 

@@ -1,0 +1,414 @@
+/* certs/ukey_ca.c: ukey-ca, the counter's CA command: global options, configuration, store and secrets, dispatch. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "certs/ca.h"
+#include "certs/ca_profile.h"
+#include "certs/ukey_ca.h"
+#include "common/config.h"
+#include "common/errors.h"
+#include "common/fileio.h"
+#include "common/log.h"
+#include "common/secret.h"
+#include "common/store.h"
+
+/* The [ca] section. */
+static const struct cfg_key ca_schema[] = {
+	{ "ca", "database", CFG_STRING, NULL, 0, 0, NULL, 0,
+	    "store: a file path (SQLite) or a postgresql:// URL" },
+	{ "ca", "crl_url", CFG_STRING, NULL, 0, 0, NULL, 0,
+	    "CRL distribution point put in issued certificates" },
+	{ "ca", "ocsp_url", CFG_STRING, NULL, 0, 0, NULL, 0,
+	    "OCSP responder URL (AIA) put in issued certificates" },
+	{ "ca", "crl_next_update_hours", CFG_INT, "24", 1, 8760, NULL, 0,
+	    "hours from a CRL's thisUpdate to its nextUpdate" },
+	{ "ca", "ocsp_next_update_minutes", CFG_INT, "60", 1, 10080, NULL, 0,
+	    "validity of OCSP responses, in minutes" },
+	{ "ca", "operator_days", CFG_INT, "365", 1, 3650, NULL, 0,
+	    "validity of operator certificates, in days" },
+	{ "ca", "staff_days", CFG_INT, "365", 1, 3650, NULL, 0,
+	    "validity of staff certificates, in days" },
+	{ "ca", "ocsp_days", CFG_INT, "30", 1, 3650, NULL, 0,
+	    "validity of OCSP signer certificates, in days" },
+	{ "ca", "min_rsa_bits", CFG_INT, "2048", 2048, 8192, NULL, 0,
+	    "smallest RSA key accepted in requests" },
+	{ NULL, NULL, 0, NULL, 0, 0, NULL, 0, NULL },
+};
+
+static const struct {
+	const char *name;
+	ukca_cmd_fn fn;
+	const char *summary;
+} commands[] = {
+	{ "init", ukca_cmd_init, "create the root, issuing and OCSP CA keys" },
+	{ "issue", ukca_cmd_issue, "issue a certificate for a CSR" },
+	{ "revoke", ukca_cmd_revoke, "revoke a certificate" },
+	{ "reissue", ukca_cmd_reissue,
+	    "revoke (superseded) and issue anew, atomically" },
+	{ "list", ukca_cmd_list, "list certificates" },
+	{ "show", ukca_cmd_show, "show one certificate" },
+	{ "crl", ukca_cmd_crl, "write a new full CRL" },
+	{ "export-ca", ukca_cmd_export, "write the CA certificates" },
+	{ "ocsp", ukca_cmd_ocsp, "run the OCSP responder" },
+	{ "renew-ocsp", ukca_cmd_renew_ocsp,
+	    "certify the OCSP signer's key anew" },
+	{ "verify", ukca_cmd_verify, "verify a certificate" },
+	{ "check-config", ukca_cmd_check_config,
+	    "check and print the configuration" },
+};
+
+static void
+usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f,
+	    "usage: ukey-ca [-c FILE] [-d DB] COMMAND [OPTIONS]\n"
+	    "       ukey-ca COMMAND --help\n\n"
+	    "  -c, --config FILE   configuration file ([ca] section)\n"
+	    "  -d, --database DB   store: file path (SQLite) or "
+	    "postgresql:// URL\n"
+	    "  -h, --help          this text\n\n"
+	    "commands:\n");
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-13s %s\n", commands[i].name,
+		    commands[i].summary);
+	fprintf(f, "\nSee ukey-ca(1).\n");
+}
+
+void
+ukca_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "ukey-ca: warning: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int
+ukca_fail(int code, const char *detail)
+{
+	if (detail != NULL && detail[0] != '\0')
+		uk_cli_error(code, "%s", detail);
+	else
+		uk_cli_error(code, NULL);
+	return code == UK_ERR_USAGE ? UKCA_EXIT_USAGE : UKCA_EXIT_ERROR;
+}
+
+int
+ukca_parse_int(const char *s, long min, long max, int *out)
+{
+	char *end = NULL;
+	long v;
+
+	if (s == NULL || *s == '\0')
+		return UK_ERR_USAGE;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+		return UK_ERR_USAGE;
+	*out = (int)v;
+	return 0;
+}
+
+int
+ukca_load_config(struct ukca_ctx *ctx, const char *path, char *err,
+    size_t errlen)
+{
+	struct config *cfg = NULL;
+	const char *u;
+	int r;
+
+	if (path != NULL)
+		r = config_load(path, ca_schema, &cfg, err, errlen);
+	else
+		r = config_defaults(ca_schema, &cfg, err, errlen);
+	if (r != 0)
+		return r;
+	ca_config_init(&ctx->ca_cfg);
+	ctx->ca_cfg.crl_url = config_str(cfg, "ca", "crl_url");
+	ctx->ca_cfg.ocsp_url = config_str(cfg, "ca", "ocsp_url");
+	ctx->ca_cfg.crl_next_update_secs =
+	    (long)config_int(cfg, "ca", "crl_next_update_hours") * 3600;
+	ctx->ca_cfg.ocsp_next_update_secs =
+	    (long)config_int(cfg, "ca", "ocsp_next_update_minutes") * 60;
+	ctx->ca_cfg.operator_days = (int)config_int(cfg, "ca", "operator_days");
+	ctx->ca_cfg.staff_days = (int)config_int(cfg, "ca", "staff_days");
+	ctx->ca_cfg.ocsp_days = (int)config_int(cfg, "ca", "ocsp_days");
+	ctx->ca_cfg.min_rsa_bits = (int)config_int(cfg, "ca", "min_rsa_bits");
+	if ((u = ctx->ca_cfg.crl_url) != NULL && ca_url_check(u) != 0) {
+		snprintf(err, errlen,
+		    "%s: [ca] crl_url must be an http:// or https:// URL "
+		    "without spaces or commas",
+		    path);
+		config_free(cfg);
+		return UK_ERR_CONFIG_VALUE;
+	}
+	if ((u = ctx->ca_cfg.ocsp_url) != NULL && ca_url_check(u) != 0) {
+		snprintf(err, errlen,
+		    "%s: [ca] ocsp_url must be an http:// or https:// URL "
+		    "without spaces or commas",
+		    path);
+		config_free(cfg);
+		return UK_ERR_CONFIG_VALUE;
+	}
+	config_free(ctx->cfg);
+	ctx->cfg = cfg;
+	if (ctx->database == NULL)
+		ctx->database = config_str(cfg, "ca", "database");
+	return 0;
+}
+
+/* Whether loc is meant as a PostgreSQL URL. */
+static int
+is_pg_url(const char *loc)
+{
+	return strncmp(loc, "postgresql:", 11) == 0 ||
+	    strncmp(loc, "postgres:", 9) == 0;
+}
+
+int
+ukca_open_store(struct ukca_ctx *ctx, int must_exist, struct store **out)
+{
+	struct stat sb;
+	int r;
+
+	*out = NULL;
+	if (ctx->database == NULL || ctx->database[0] == '\0')
+		return ukca_fail(UK_ERR_USAGE,
+		    "no database: give -d DB or [ca] database in the "
+		    "configuration");
+	if (!is_pg_url(ctx->database) && strstr(ctx->database, "://") != NULL)
+		return ukca_fail(UK_ERR_STORE_URL,
+		    "the database must be a file path or a postgresql:// URL");
+	if (!is_pg_url(ctx->database) && must_exist &&
+	    stat(ctx->database, &sb) != 0)
+		return ukca_fail(UK_ERR_STORE_OPEN,
+		    "no database file there (create one with ukey-ca init)");
+	if ((r = store_open(ctx->database, out)) != 0)
+		return ukca_fail(r, store_last_error(NULL));
+	return 0;
+}
+
+int
+ukca_db_missing(const struct ukca_ctx *ctx)
+{
+	struct stat sb;
+
+	return ctx->database != NULL && ctx->database[0] != '\0' &&
+	    !is_pg_url(ctx->database) && strstr(ctx->database, "://") == NULL &&
+	    lstat(ctx->database, &sb) != 0;
+}
+
+void
+ukca_db_remove(const struct ukca_ctx *ctx)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		if (snprintf(path, sizeof(path), "%s%s", ctx->database,
+		        sfx[i]) < (int)sizeof(path))
+			(void)unlink(path);
+	}
+}
+
+int
+ukca_open_ca(struct ukca_ctx *ctx, struct store **st, struct ca **ca)
+{
+	int r, ex;
+
+	*st = NULL;
+	*ca = NULL;
+	if ((ex = ukca_open_store(ctx, 1, st)) != 0)
+		return ex;
+	if ((r = ca_open(*st, ca)) != 0) {
+		ex = ukca_fail(r,
+		    r == UK_ERR_CA_NOT_INITIALISED ? "run ukey-ca init first"
+		                                   : store_last_error(*st));
+		goto fail;
+	}
+	if ((r = ca_set_config(*ca, &ctx->ca_cfg)) != 0) {
+		ex = ukca_fail(r, ca_errmsg(*ca));
+		goto fail;
+	}
+	return 0;
+fail:
+	ca_free(*ca);
+	store_close(*st);
+	*ca = NULL;
+	*st = NULL;
+	return ex;
+}
+
+int
+ukca_secret(int fd, const char *prompt, int confirm, struct secret **out)
+{
+	struct secret *a = NULL, *b = NULL;
+	int r;
+
+	*out = NULL;
+	if ((r = secret_obtain(fd, prompt, &a)) != 0)
+		return ukca_fail(r,
+		    fd >= 0
+		        ? "reading the secret from the descriptor failed"
+		        : "no terminal to ask on (use --pass-fd / --pin-fd)");
+	if (confirm && fd < 0) {
+		if ((r = secret_read_tty("Repeat: ", &b)) != 0) {
+			secret_free(a);
+			return ukca_fail(r, "reading the repetition failed");
+		}
+		if (!secret_equal(a, b)) {
+			secret_free(a);
+			secret_free(b);
+			return ukca_fail(UK_ERR_USAGE,
+			    "the two entries differ");
+		}
+		secret_free(b);
+	}
+	*out = a;
+	return 0;
+}
+
+int
+ukca_check_out(const char *path)
+{
+	char dir[PATH_MAX], *slash;
+	struct stat sb;
+
+	if (path == NULL || path[0] == '\0') {
+		uk_cli_error(UK_ERR_USAGE, "an output file is required");
+		return UK_ERR_USAGE;
+	}
+	if (strcmp(path, "-") == 0)
+		return 0;
+	if (strlen(path) >= sizeof(dir))
+		goto bad;
+	/* Replaced by rename: only ever a regular file (never a device such
+	 * as /dev/null, a FIFO or a symbolic link). */
+	if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+		uk_cli_error(UK_ERR_IO,
+		    "%s exists and is not a regular file (use - for standard "
+		    "output)",
+		    path);
+		return UK_ERR_IO;
+	}
+	memcpy(dir, path, strlen(path) + 1);
+	if ((slash = strrchr(dir, '/')) == NULL) {
+		dir[0] = '.';
+		dir[1] = '\0';
+	} else if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode) ||
+	    access(dir, W_OK | X_OK) != 0)
+		goto bad;
+	return 0;
+bad:
+	uk_cli_error(UK_ERR_IO, "%s cannot be written", path);
+	return UK_ERR_IO;
+}
+
+int
+ukca_write_out(const char *path, const void *data, size_t len)
+{
+	struct stat sb;
+
+	if (strcmp(path, "-") == 0) {
+		if (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0)
+			return UK_ERR_IO;
+		return 0;
+	}
+	if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+		return UK_ERR_IO;
+	return file_write_atomic(path, data, len, 0644);
+}
+
+static void
+set_actor(struct ukca_ctx *ctx)
+{
+	struct passwd *pw = getpwuid(getuid());
+
+	snprintf(ctx->actor, sizeof(ctx->actor), "ukey-ca:%s",
+	    pw != NULL && pw->pw_name != NULL ? pw->pw_name : "?");
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "database", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ukca_ctx ctx;
+	char err[512];
+	size_t i;
+	int c, r, sub, ex = UKCA_EXIT_USAGE;
+	const char *cmd;
+
+	umask(077);
+	uk_log_init("ukey-ca", UK_LOG_WARN);
+	if (secret_harden_process() != 0)
+		return ukca_fail(UK_ERR_INTERNAL,
+		    "cannot make the process undumpable");
+	memset(&ctx, 0, sizeof(ctx));
+	set_actor(&ctx);
+	while ((c = getopt_long(argc, argv, "+c:d:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			ctx.config_path = optarg;
+			break;
+		case 'd':
+			ctx.database = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return UKCA_EXIT_OK;
+		default:
+			usage(stderr);
+			return UKCA_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return UKCA_EXIT_USAGE;
+	}
+	cmd = argv[optind];
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(cmd, commands[i].name) == 0)
+			break;
+	if (i == sizeof(commands) / sizeof(commands[0])) {
+		uk_cli_error(UK_ERR_USAGE, "unknown command \"%s\"", cmd);
+		usage(stderr);
+		return UKCA_EXIT_USAGE;
+	}
+	/* check-config loads the file itself (it may be given after it). */
+	if (commands[i].fn != ukca_cmd_check_config) {
+		if ((r = ukca_load_config(&ctx, ctx.config_path, err,
+		         sizeof(err))) != 0) {
+			ex = ukca_fail(r, err);
+			goto out;
+		}
+	}
+	sub = optind;
+	optind = 0; /* glibc: start afresh on the subcommand's argv */
+	ex = commands[i].fn(&ctx, argc - sub, argv + sub);
+out:
+	config_free(ctx.cfg);
+	return ex;
+}
