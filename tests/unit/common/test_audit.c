@@ -318,7 +318,8 @@ test_tamper_field(void **state)
 	                     "UPDATE audit SET detail = 'forged' WHERE seq = ?",
 	                     "i", seq),
 	    0);
-	assert_int_equal(audit_verify_chain(fx->st, &bad), UK_ERR_STORE_AUDIT_CHAIN);
+	assert_int_equal(audit_verify_chain(fx->st, &bad),
+	    UK_ERR_STORE_AUDIT_CHAIN);
 	assert_int_equal(bad, seq);
 
 	/* an earlier changed time is the first bad row now */
@@ -327,7 +328,8 @@ test_tamper_field(void **state)
 	                     "UPDATE audit SET at = at + 1 WHERE seq = ?", "i",
 	                     seq),
 	    0);
-	assert_int_equal(audit_verify_chain(fx->st, &bad), UK_ERR_STORE_AUDIT_CHAIN);
+	assert_int_equal(audit_verify_chain(fx->st, &bad),
+	    UK_ERR_STORE_AUDIT_CHAIN);
 	assert_int_equal(bad, seq);
 }
 
@@ -357,7 +359,8 @@ test_tamper_rehash(void **state)
 	                     "WHERE seq = ?",
 	                     "ti", h, seq),
 	    0);
-	assert_int_equal(audit_verify_chain(fx->st, &bad), UK_ERR_STORE_AUDIT_CHAIN);
+	assert_int_equal(audit_verify_chain(fx->st, &bad),
+	    UK_ERR_STORE_AUDIT_CHAIN);
 	assert_int_equal(bad, next);
 }
 
@@ -374,7 +377,8 @@ test_tamper_delete(void **state)
 	assert_int_equal(store_exec(fx->st, NULL,
 	                     "DELETE FROM audit WHERE seq = ?", "i", seq),
 	    0);
-	assert_int_equal(audit_verify_chain(fx->st, &bad), UK_ERR_STORE_AUDIT_CHAIN);
+	assert_int_equal(audit_verify_chain(fx->st, &bad),
+	    UK_ERR_STORE_AUDIT_CHAIN);
 	assert_int_equal(bad, next);
 }
 
@@ -467,7 +471,8 @@ test_long_chain(void **state)
 	                     "UPDATE audit SET actor = 'x' WHERE seq = ?", "i",
 	                     seq),
 	    0);
-	assert_int_equal(audit_verify_chain(fx->st, &bad), UK_ERR_STORE_AUDIT_CHAIN);
+	assert_int_equal(audit_verify_chain(fx->st, &bad),
+	    UK_ERR_STORE_AUDIT_CHAIN);
 	assert_int_equal(bad, seq);
 }
 
