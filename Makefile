@@ -2,7 +2,7 @@
 #
 #   make              programs and libraries (build/bin, build/lib)
 #   make check        installs missing packages, builds, runs every test
-#   make asan         the same tree built with AddressSanitizer + UBSan in build/asan
+#   make asan         every test again, built with AddressSanitizer + UBSan in build/asan
 #   make fuzz         libFuzzer targets (clang) in build/fuzz
 #   make format-check clang-format over every C file
 #   make bench        benchmarks (not part of check)
@@ -130,6 +130,7 @@ bench: test-bins
 asan:
 	$(MAKE) BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 		HARDEN="-fPIE" EXTRA_LDFLAGS="-fsanitize=address,undefined" test-bins
+	@BUILD=build/asan sh tests/run.sh
 
 fuzz:
 	$(MAKE) BUILD=build/fuzz-obj CC=clang \
