@@ -40,9 +40,11 @@ struct ca {
 	char *ocsp_key_ref;
 	X509 *root, *issuing, *ocsp;
 	struct ca_config cfg;
-	char *crl_url, *ocsp_url; /* owned copies behind cfg */
-	struct ca_key *key;       /* issuing CA key once unlocked */
-	struct ca_token *token;   /* open token, for token keys */
+	char *crl_url, *ocsp_url;     /* owned copies behind cfg */
+	char *p11_module, *p11_allow; /* likewise */
+	char *init_module;            /* module-path given to ca_init */
+	struct ca_key *key;           /* issuing CA key once unlocked */
+	struct ca_token *token;       /* open token, for token keys */
 	char err[512];
 };
 
@@ -241,6 +243,7 @@ ca_config_init(struct ca_config *c)
 	c->staff_days = 365;
 	c->ocsp_days = 30;
 	c->min_rsa_bits = 2048;
+	c->ocsp_http_max_age = 0;
 }
 
 /* Valid UTF-8 of 1..max bytes without control characters. */
@@ -290,7 +293,7 @@ utf8_len(const char *s)
 int
 ca_set_config(struct ca *ca, const struct ca_config *cfg)
 {
-	char *crl = NULL, *ocsp = NULL;
+	char *crl = NULL, *ocsp = NULL, *mod = NULL, *allow = NULL;
 
 	if (cfg->crl_url != NULL && ca_url_check(cfg->crl_url) != 0) {
 		ca_seterr(ca, "crl_url is not a usable http(s) URL");
@@ -307,16 +310,30 @@ ca_set_config(struct ca *ca, const struct ca_config *cfg)
 		ca_seterr(ca, "a CA setting is out of range");
 		return UK_ERR_CONFIG_VALUE;
 	}
+	if (cfg->ocsp_http_max_age < 0) {
+		ca_seterr(ca, "ocsp_http_max_age is out of range");
+		return UK_ERR_CONFIG_VALUE;
+	}
 	if ((cfg->crl_url != NULL && (crl = strdup(cfg->crl_url)) == NULL) ||
-	    (cfg->ocsp_url != NULL && (ocsp = strdup(cfg->ocsp_url)) == NULL)) {
+	    (cfg->ocsp_url != NULL && (ocsp = strdup(cfg->ocsp_url)) == NULL) ||
+	    (cfg->pkcs11_module != NULL &&
+	        (mod = strdup(cfg->pkcs11_module)) == NULL) ||
+	    (cfg->pkcs11_module_allowlist != NULL &&
+	        (allow = strdup(cfg->pkcs11_module_allowlist)) == NULL)) {
 		free(crl);
+		free(ocsp);
+		free(mod);
 		return UK_ERR_NOMEM;
 	}
 	free(ca->crl_url);
 	free(ca->ocsp_url);
+	free(ca->p11_module);
+	free(ca->p11_allow);
 	ca->cfg = *cfg;
 	ca->cfg.crl_url = ca->crl_url = crl;
 	ca->cfg.ocsp_url = ca->ocsp_url = ocsp;
+	ca->cfg.pkcs11_module = ca->p11_module = mod;
+	ca->cfg.pkcs11_module_allowlist = ca->p11_allow = allow;
 	return 0;
 }
 
@@ -349,6 +366,9 @@ ca_free(struct ca *ca)
 	free(ca->ocsp_key_ref);
 	free(ca->crl_url);
 	free(ca->ocsp_url);
+	free(ca->p11_module);
+	free(ca->p11_allow);
+	free(ca->init_module);
 	free(ca);
 }
 
@@ -374,6 +394,13 @@ int
 ca_key_on_token(const struct ca *ca)
 {
 	return ca_key_ref_is_token(ca->key_ref);
+}
+
+int
+ca_ocsp_key_on_token(const struct ca *ca)
+{
+	return ca->ocsp_key_ref != NULL &&
+	    ca_key_ref_is_token(ca->ocsp_key_ref);
 }
 
 X509 *
@@ -594,6 +621,63 @@ token_uri(const struct ca_p11_uri *u, const char *object, int with_id,
 	return r != 0 ? UK_ERR_LIMIT : 0;
 }
 
+/* Whether module is in the comma-separated list. */
+static int
+module_listed(const char *list, const char *module)
+{
+	size_t n = strlen(module);
+	const char *p, *e;
+
+	for (p = list; p != NULL && *p != '\0'; p = *e ? e + 1 : e) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if ((e = strchr(p, ',')) == NULL)
+			e = p + strlen(p);
+		while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if ((size_t)(e - p) == n && memcmp(p, module, n) == 0)
+			return 1;
+		while (*e != '\0' && *e != ',')
+			e++;
+	}
+	return 0;
+}
+
+/*
+ * Refuses the token URI ref unless its module-path is the configured
+ * [ca] pkcs11_module, on [ca] pkcs11_module_allowlist, or the one given to
+ * ca_init on the command line: the URI itself comes from the store, and
+ * whoever can write the store must not choose the code ukey-ca loads (and
+ * hands the PIN to).
+ */
+static int
+module_check(struct ca *ca, const char *ref)
+{
+	struct ca_p11_uri *u = NULL;
+	int r;
+
+	if (!ca_key_ref_is_token(ref))
+		return 0;
+	if ((r = ca_p11_uri_parse(ref, &u, ca->err, sizeof(ca->err))) != 0)
+		return r;
+	if ((ca->cfg.pkcs11_module != NULL &&
+	        strcmp(ca->cfg.pkcs11_module, u->module) == 0) ||
+	    module_listed(ca->cfg.pkcs11_module_allowlist, u->module) ||
+	    (ca->init_module != NULL &&
+	        strcmp(ca->init_module, u->module) == 0))
+		r = 0;
+	else {
+		ca_seterr(ca,
+		    "the stored key names PKCS#11 module %.200s, which is "
+		    "neither [ca] pkcs11_module nor on "
+		    "[ca] pkcs11_module_allowlist",
+		    u->module);
+		r = UK_ERR_TOKEN_MODULE_NOT_ALLOWED;
+	}
+	ca_p11_uri_free(u);
+	return r;
+}
+
 /* Opens ca's token with pin unless it is open. */
 static int
 token_ensure(struct ca *ca, const struct secret *pin)
@@ -604,6 +688,8 @@ token_ensure(struct ca *ca, const struct secret *pin)
 		return 0;
 	if (pin == NULL)
 		return UK_ERR_SECRET_EMPTY;
+	if ((r = module_check(ca, ca->key_ref)) != 0)
+		return r;
 	r = ca_token_open(ca->key_ref, pin, &ca->token, ca->err,
 	    sizeof(ca->err));
 	return r;
@@ -624,6 +710,8 @@ load_key(struct ca *ca, const char *ref, const struct secret *pass, X509 *cert,
 		return UK_ERR_SECRET_EMPTY;
 	}
 	if (ca_key_ref_is_token(ref)) {
+		if ((r = module_check(ca, ref)) != 0)
+			goto out;
 		if ((r = ca_p11_uri_parse(ref, &u, ca->err, sizeof(ca->err))) !=
 		    0)
 			goto out;
@@ -1046,9 +1134,14 @@ req_check(struct ca *ca, const struct ca_issue_req *req)
 		ca_seterr(ca, "days must be 1 to 3650");
 		return UK_ERR_USAGE;
 	}
+	if (req->profile == CA_PROFILE_OCSP) {
+		ca_seterr(ca,
+		    "OCSP signer certificates are made only by init and "
+		    "renew-ocsp, never for a request");
+		return UK_ERR_CA_PROFILE;
+	}
 	if (req->profile != 0 && req->profile != CA_PROFILE_OPERATOR &&
-	    req->profile != CA_PROFILE_STAFF &&
-	    req->profile != CA_PROFILE_OCSP) {
+	    req->profile != CA_PROFILE_STAFF) {
 		ca_seterr(ca, "unknown profile");
 		return UK_ERR_USAGE;
 	}
@@ -1679,8 +1772,9 @@ init_file_keys(struct ca *ca, const struct ca_init_params *p, int bits,
 			r = UK_ERR_NOMEM;
 			goto out;
 		}
-		r = ca_key_generate_file(ca->key_type, bits, f, p->pass, dst[i],
-		    ca->err, sizeof(ca->err));
+		r = ca_key_generate_file(ca->key_type, bits, f,
+		    i == 2 ? p->ocsp_pass : p->pass, dst[i], ca->err,
+		    sizeof(ca->err));
 		if (r == 0)
 			k->files[i] = f;
 		else
@@ -1711,19 +1805,40 @@ init_token_keys(struct ca *ca, const struct ca_init_params *p, int bits,
 	         sizeof(ca->err))) != 0)
 		goto out;
 	r = UK_ERR_NOMEM;
+	/* Given on the command line: this module may be loaded. */
+	if ((ca->init_module = strdup(u->module)) == NULL)
+		goto out;
 	if ((labels[0] = str_cat2(u->object, "-root")) == NULL ||
 	    (labels[1] = strdup(u->object)) == NULL ||
 	    (labels[2] = str_cat2(u->object, "-ocsp")) == NULL)
 		goto out;
 	if ((r = ca_token_generate(p->pkcs11_uri, p->pass,
-	         (const char *const *)labels, 3, ca->key_type, bits, ca->err,
-	         sizeof(ca->err))) != 0)
+	         (const char *const *)labels, p->ocsp_key_file != NULL ? 2 : 3,
+	         ca->key_type, bits, ca->err, sizeof(ca->err))) != 0)
 		goto out;
 	/* Generated keys carry fresh CKA_IDs: the references name labels. */
 	if ((r = token_uri(u, labels[1], 0, ref, sizeof(ref))) != 0 ||
 	    (ca->key_ref = strdup(ref)) == NULL)
 		goto nomem;
-	if ((r = token_uri(u, labels[2], 0, ref, sizeof(ref))) != 0 ||
+	if (p->ocsp_key_file != NULL) {
+		/* The responder's key off the CA token, under its own
+		 * passphrase. */
+		if ((k->files[2] = abs_path(p->ocsp_key_file)) == NULL) {
+			ca_seterr(ca, "%s: its directory does not exist",
+			    p->ocsp_key_file);
+			r = UK_ERR_IO;
+			goto out;
+		}
+		if ((r = ca_key_generate_file(ca->key_type, bits, k->files[2],
+		         p->ocsp_pass, &k->ocsp, ca->err, sizeof(ca->err))) !=
+		    0) {
+			free(k->files[2]);
+			k->files[2] = NULL;
+			goto out;
+		}
+		if ((ca->ocsp_key_ref = strdup(k->files[2])) == NULL)
+			goto nomem;
+	} else if ((r = token_uri(u, labels[2], 0, ref, sizeof(ref))) != 0 ||
 	    (ca->ocsp_key_ref = strdup(ref)) == NULL)
 		goto nomem;
 	if ((r = token_ensure(ca, p->pass)) != 0 ||
@@ -1731,8 +1846,9 @@ init_token_keys(struct ca *ca, const struct ca_init_params *p, int bits,
 	         sizeof(ca->err))) != 0 ||
 	    (r = ca_token_key(ca->token, labels[1], NULL, 0, &k->issuing,
 	         ca->err, sizeof(ca->err))) != 0 ||
-	    (r = ca_token_key(ca->token, labels[2], NULL, 0, &k->ocsp, ca->err,
-	         sizeof(ca->err))) != 0)
+	    (k->ocsp == NULL &&
+	        (r = ca_token_key(ca->token, labels[2], NULL, 0, &k->ocsp,
+	             ca->err, sizeof(ca->err))) != 0))
 		goto out;
 	r = 0;
 	goto out;
@@ -1884,6 +2000,31 @@ ca_init(struct store *st, const struct ca_config *cfg,
 		r = UK_ERR_USAGE;
 		goto out;
 	}
+	if (p->ocsp_key_file != NULL && !token) {
+		ca_seterr(ca,
+		    "an OCSP key file of its own is for token CAs "
+		    "(with a key file it is PATH.ocsp)");
+		r = UK_ERR_USAGE;
+		goto out;
+	}
+	if (!token || p->ocsp_key_file != NULL) {
+		if (p->ocsp_pass == NULL || p->ocsp_pass->len < CA_PASS_MIN) {
+			ca_seterr(ca,
+			    "the OCSP signer key needs its own passphrase of "
+			    "at least %d characters",
+			    CA_PASS_MIN);
+			r = UK_ERR_USAGE;
+			goto out;
+		}
+		if (secret_equal(p->ocsp_pass, p->pass)) {
+			ca_seterr(ca,
+			    "the OCSP signer key's passphrase must differ from "
+			    "the CA's: the responder keeps it on the machine "
+			    "it runs on");
+			r = UK_ERR_USAGE;
+			goto out;
+		}
+	}
 	ca->key_type = p->key_type ? p->key_type : CA_KEY_EC;
 	bits = p->rsa_bits ? p->rsa_bits : 3072;
 	if (ca->key_type == CA_KEY_RSA && (bits < 2048 || bits > 8192)) {
@@ -1909,9 +2050,10 @@ ca_init(struct store *st, const struct ca_config *cfg,
 		r = UK_ERR_CA_EXISTS;
 		goto out;
 	}
-	if (token)
+	if (token) {
 		r = init_token_keys(ca, p, bits, &keys);
-	else {
+		created = keys.files[2] != NULL;
+	} else {
 		r = init_file_keys(ca, p, bits, &keys);
 		created = 1;
 	}

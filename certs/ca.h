@@ -89,6 +89,17 @@ struct ca_config {
 	int staff_days;             /* default 365 */
 	int ocsp_days;              /* default 30 */
 	int min_rsa_bits;           /* default 2048 */
+	/* PKCS#11 modules the CA may load. A token key's URI comes from the
+	 * store, which other programs write: its module-path is used only
+	 * when it equals pkcs11_module or one of the comma-separated
+	 * absolute paths of pkcs11_module_allowlist (both from the
+	 * configuration or the command line, never from the store); anything
+	 * else is refused with UK_ERR_TOKEN_MODULE_NOT_ALLOWED before the
+	 * module is loaded. NULL: none. */
+	const char *pkcs11_module;
+	const char *pkcs11_module_allowlist;
+	long ocsp_http_max_age; /* Cache-Control max-age of OCSP answers,
+				 * seconds; default 0 (no caching) */
 };
 
 /* Fills c with the defaults listed above (no URLs). */
@@ -102,7 +113,18 @@ struct ca_init_params {
 	const char *key_file;      /* exactly one of key_file ... */
 	const char *pkcs11_uri;    /* ... and pkcs11_uri */
 	const struct secret *pass; /* passphrase (key file) or PIN (token) */
-	const char *actor;         /* for the audit trail; NULL: "ca" */
+	/* The OCSP signer's key is a file encrypted under its own passphrase,
+	 * never the CA keys': the responder runs unattended and keeps it on
+	 * disk or in a service manager, and must not be able to open the
+	 * issuing or root key. With key_file it is PATH.ocsp; with
+	 * pkcs11_uri it is ocsp_key_file when given (so that the responder
+	 * never logs into the CA token), else the token key OBJECT-ocsp. */
+	const struct secret *ocsp_pass; /* required for a file OCSP key;
+					 * at least CA_PASS_MIN and not
+					 * equal to pass */
+	const char *ocsp_key_file;      /* pkcs11_uri only; NULL: on the
+					 * token */
+	const char *actor;              /* for the audit trail; NULL: "ca" */
 };
 
 /*
@@ -147,6 +169,8 @@ const char *ca_name(const struct ca *ca);
 enum ca_key_type ca_key_type(const struct ca *ca);
 const char *ca_key_ref(const struct ca *ca);
 int ca_key_on_token(const struct ca *ca); /* 1: PKCS#11, 0: key file */
+/* 1 when the OCSP signer's key is on a token, 0 for a key file. */
+int ca_ocsp_key_on_token(const struct ca *ca);
 X509 *ca_root_cert(const struct ca *ca);
 X509 *ca_issuing_cert(const struct ca *ca);
 X509 *ca_ocsp_cert(const struct ca *ca); /* NULL if the CA has none */

@@ -15,7 +15,8 @@
  * read from an encrypted PKCS#8 PEM file, or a key on a PKCS#11 token
  * reached through libp11 (the key never leaves the token). Key files are
  * written with O_EXCL and mode 0600, encrypted with AES-256-CBC under the
- * passphrase (PBKDF2). Signing uses SHA-256 (EC, RSA PKCS#1 v1.5) or SM3
+ * passphrase (PBES2 with scrypt, N = CA_KEY_SCRYPT_N, r = 8,
+ * p = CA_KEY_SCRYPT_P). Signing uses SHA-256 (EC, RSA PKCS#1 v1.5) or SM3
  * with the distinguishing ID CA_SM2_DEFAULT_ID (SM2).
  *
  * Tokens are named by RFC 7512 URIs: path attributes token, object, id,
@@ -23,6 +24,10 @@
  * module-path (required). pin-value and pin-source are refused: the PIN is
  * always given as a struct secret.
  */
+
+/* scrypt cost of new key files (see ca_key_generate_file). */
+#define CA_KEY_SCRYPT_N 16384
+#define CA_KEY_SCRYPT_P 4
 
 struct ca_key;
 struct ca_token;

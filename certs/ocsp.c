@@ -72,6 +72,7 @@ struct ca_ocsp {
 	const EVP_MD *md; /* NULL for keys that sign without one */
 	int sm2;
 	long validity;
+	long http_max_age; /* Cache-Control max-age cap, seconds */
 	struct issuer_hash hashes[MAX_HASHES];
 	size_t nhashes;
 	struct cache_entry **buckets;
@@ -654,6 +655,12 @@ hash_issuer(struct ca_ocsp *o)
 	return o->nhashes > 0 ? 0 : UK_ERR_INTERNAL;
 }
 
+void
+ca_ocsp_set_http_max_age(struct ca_ocsp *o, long secs)
+{
+	o->http_max_age = secs > 0 ? secs : 0;
+}
+
 int
 ca_ocsp_new(struct store *st, X509 *issuer, X509 *signer, EVP_PKEY *signer_key,
     long next_update_secs, struct ca_ocsp **out)
@@ -871,8 +878,8 @@ send_plain(struct MHD_Connection *c, unsigned int code, const char *allow)
 
 /* Answers der (malloc'd; ownership passes to libmicrohttpd). */
 static enum MHD_Result
-send_ocsp(struct MHD_Connection *c, unsigned char *der, size_t len,
-    const struct answer *a)
+send_ocsp(const struct ca_ocsp *o, struct MHD_Connection *c, unsigned char *der,
+    size_t len, const struct answer *a)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
@@ -887,8 +894,12 @@ send_ocsp(struct MHD_Connection *c, unsigned char *der, size_t len,
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 	    "application/ocsp-response");
 	if (a->successful) {
-		/* RFC 5019 6.2: cacheable until nextUpdate. */
+		/* RFC 5019 6.2 allows caching until nextUpdate, but a proxy
+		 * would then serve "good" that long after a revocation: at
+		 * most http_max_age (0 by default). */
 		max_age = (long)(a->next_update - time(NULL));
+		if (max_age > o->http_max_age)
+			max_age = o->http_max_age;
 		if (max_age < 0)
 			max_age = 0;
 		snprintf(cc, sizeof(cc),
@@ -924,7 +935,7 @@ answer_der(struct ca_ocsp *o, struct MHD_Connection *c, const char *method,
 	    "ocsp req=%lu method=%s req_bytes=%zu status=%s cache=%s "
 	    "resp_bytes=%zu",
 	    id, method, reqlen, a.status, a.cached ? "hit" : "miss", derlen);
-	return send_ocsp(c, der, derlen, &a);
+	return send_ocsp(o, c, der, derlen, &a);
 }
 
 /* 1 when the Content-Type is application/ocsp-request (parameters allowed). */

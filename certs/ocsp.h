@@ -85,6 +85,11 @@ struct ca_ocsp;
 int ca_ocsp_new(struct store *st, X509 *issuer, X509 *signer,
     EVP_PKEY *signer_key, long next_update_secs, struct ca_ocsp **out);
 
+/* Caps the HTTP Cache-Control max-age of successful answers at secs (0, the
+ * default: max-age=0, nothing is cached by HTTP caches, so a revocation is
+ * seen by the next request). Call before ca_ocsp_serve. */
+void ca_ocsp_set_http_max_age(struct ca_ocsp *o, long secs);
+
 /* Frees o, its cache and its references; NULL is a no-op. The store given
  * to ca_ocsp_new is not closed. */
 void ca_ocsp_free(struct ca_ocsp *o);
@@ -124,7 +129,8 @@ void ca_ocsp_invalidate(struct ca_ocsp *o);
  * Content-Type application/ocsp-request (body up to CA_OCSP_MAX_REQ_BYTES,
  * else 413), GET /[prefix/]<base64 of the DER request, URL-encoded>
  * (RFC 6960 appendix A). Answers Content-Type application/ocsp-response
- * with Cache-Control max-age up to nextUpdate (RFC 5019 6.2); 405 for other
+ * with Cache-Control max-age up to ca_ocsp_set_http_max_age's cap (never past
+ * nextUpdate; RFC 5019 6.2); 405 for other
  * methods. Blocks SIGINT and SIGTERM in the calling thread while it runs
  * (and restores the mask). One log line per request at debug level.
  * Returns 0 after a signal, UK_ERR_USAGE for a bad listen address,

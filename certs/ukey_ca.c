@@ -40,6 +40,12 @@ static const struct cfg_key ca_schema[] = {
 	    "validity of OCSP signer certificates, in days" },
 	{ "ca", "min_rsa_bits", CFG_INT, "2048", 2048, 8192, NULL, 0,
 	    "smallest RSA key accepted in requests" },
+	{ "ca", "pkcs11_module", CFG_STRING, NULL, 0, 0, NULL, 0,
+	    "PKCS#11 module (absolute path) a token CA key may load" },
+	{ "ca", "pkcs11_module_allowlist", CFG_STRING, NULL, 0, 0, NULL, 0,
+	    "further PKCS#11 modules allowed, comma-separated paths" },
+	{ "ca", "ocsp_http_max_age", CFG_INT, "0", 0, 86400, NULL, 0,
+	    "Cache-Control max-age of OCSP answers, seconds (0: no-cache)" },
 	{ NULL, NULL, 0, NULL, 0, 0, NULL, 0, NULL },
 };
 
@@ -76,6 +82,8 @@ usage(FILE *f)
 	    "  -c, --config FILE   configuration file ([ca] section)\n"
 	    "  -d, --database DB   store: file path (SQLite) or "
 	    "postgresql:// URL\n"
+	    "  -m, --pkcs11-module PATH  PKCS#11 module a token CA key may "
+	    "load\n"
 	    "  -h, --help          this text\n\n"
 	    "commands:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
@@ -147,6 +155,13 @@ ukca_load_config(struct ukca_ctx *ctx, const char *path, char *err,
 	ctx->ca_cfg.staff_days = (int)config_int(cfg, "ca", "staff_days");
 	ctx->ca_cfg.ocsp_days = (int)config_int(cfg, "ca", "ocsp_days");
 	ctx->ca_cfg.min_rsa_bits = (int)config_int(cfg, "ca", "min_rsa_bits");
+	ctx->ca_cfg.pkcs11_module = ctx->pkcs11_module != NULL
+	    ? ctx->pkcs11_module
+	    : config_str(cfg, "ca", "pkcs11_module");
+	ctx->ca_cfg.pkcs11_module_allowlist =
+	    config_str(cfg, "ca", "pkcs11_module_allowlist");
+	ctx->ca_cfg.ocsp_http_max_age =
+	    (long)config_int(cfg, "ca", "ocsp_http_max_age");
 	if ((u = ctx->ca_cfg.crl_url) != NULL && ca_url_check(u) != 0) {
 		snprintf(err, errlen,
 		    "%s: [ca] crl_url must be an http:// or https:// URL "
@@ -192,6 +207,11 @@ ukca_open_store(struct ukca_ctx *ctx, int must_exist, struct store **out)
 	if (!is_pg_url(ctx->database) && strstr(ctx->database, "://") != NULL)
 		return ukca_fail(UK_ERR_STORE_URL,
 		    "the database must be a file path or a postgresql:// URL");
+	if (store_location_is_conninfo(ctx->database))
+		return ukca_fail(UK_ERR_STORE_URL,
+		    "keyword connection strings (host=... dbname=...) are not "
+		    "supported: give a postgresql:// URL (keep the password in "
+		    "PGPASSFILE or ~/.pgpass)");
 	if (!is_pg_url(ctx->database) && must_exist &&
 	    stat(ctx->database, &sb) != 0)
 		return ukca_fail(UK_ERR_STORE_OPEN,
@@ -208,6 +228,7 @@ ukca_db_missing(const struct ukca_ctx *ctx)
 
 	return ctx->database != NULL && ctx->database[0] != '\0' &&
 	    !is_pg_url(ctx->database) && strstr(ctx->database, "://") == NULL &&
+	    !store_location_is_conninfo(ctx->database) &&
 	    lstat(ctx->database, &sb) != 0;
 }
 
@@ -352,6 +373,7 @@ main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "database", required_argument, NULL, 'd' },
+		{ "pkcs11-module", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -368,13 +390,21 @@ main(int argc, char **argv)
 		    "cannot make the process undumpable");
 	memset(&ctx, 0, sizeof(ctx));
 	set_actor(&ctx);
-	while ((c = getopt_long(argc, argv, "+c:d:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+c:d:m:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			ctx.config_path = optarg;
 			break;
 		case 'd':
 			ctx.database = optarg;
+			break;
+		case 'm':
+			if (optarg[0] != '/') {
+				uk_cli_error(UK_ERR_USAGE,
+				    "--pkcs11-module is an absolute path");
+				return UKCA_EXIT_USAGE;
+			}
+			ctx.pkcs11_module = optarg;
 			break;
 		case 'h':
 			usage(stdout);

@@ -16,11 +16,12 @@
 
 /* What main() found before the subcommand. */
 struct ukca_ctx {
-	const char *config_path; /* -c, or NULL */
-	const char *database;    /* -d, else [ca] database, or NULL */
-	struct config *cfg;      /* the configuration (defaults without -c) */
-	struct ca_config ca_cfg; /* strings point into cfg */
-	char actor[96];          /* "ukey-ca:<login name>" for the audit */
+	const char *config_path;   /* -c, or NULL */
+	const char *database;      /* -d, else [ca] database, or NULL */
+	const char *pkcs11_module; /* -m, overrides [ca] pkcs11_module */
+	struct config *cfg;        /* the configuration (defaults without -c) */
+	struct ca_config ca_cfg;   /* strings point into cfg */
+	char actor[96];            /* "ukey-ca:<login name>" for the audit */
 };
 
 /* One subcommand: argv[0] is its name; returns an exit status. */

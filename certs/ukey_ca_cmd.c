@@ -1,10 +1,12 @@
 /* certs/ukey_ca_cmd.c: the subcommands of ukey-ca: init, issue, revoke, reissue, list, show, crl, export-ca, ocsp, verify, check-config. */
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/bio.h>
@@ -55,6 +57,38 @@ ca_secret(struct ca *ca, int fd, struct secret **out)
 		snprintf(prompt, sizeof(prompt),
 		    "Passphrase for the CA key %.500s: ", ca_key_ref(ca));
 	return ukca_secret(fd, prompt, 0, out);
+}
+
+/* Whether there is a terminal to ask on. */
+static int
+have_tty(void)
+{
+	int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+/*
+ * The OCSP signer key's own passphrase: from fd (--ocsp-pass-fd) or a
+ * terminal prompt (twice when confirm). Without either it is a usage
+ * error: the CA's passphrase is never used for the responder's key.
+ */
+static int
+ocsp_secret(int fd, int confirm, struct secret **out)
+{
+	*out = NULL;
+	if (fd < 0 && !have_tty())
+		return ukca_fail(UK_ERR_USAGE,
+		    "the OCSP signer key has a passphrase of its own: give "
+		    "it with --ocsp-pass-fd N (there is no terminal to ask "
+		    "on)");
+	return ukca_secret(fd,
+	    confirm ? "New passphrase for the OCSP signer key (not the CA's): "
+	            : "Passphrase for the OCSP signer key (not the CA's): ",
+	    confirm, out);
 }
 
 /* Reads the descriptor option's value. */
@@ -183,8 +217,9 @@ report_issued(const char *out, const struct ca_issued *is, const char *unit,
 
 static const char init_help[] =
     "usage: ukey-ca -d DB init --name NAME [--key-type ec|rsa|sm2]\n"
-    "           (--key-file PATH [--pass-fd N] | --pkcs11-uri URI "
-    "[--pin-fd N])\n\n"
+    "           (--key-file PATH [--pass-fd N] [--ocsp-pass-fd N] |\n"
+    "            --pkcs11-uri URI [--pin-fd N]\n"
+    "            [--ocsp-key-file PATH [--ocsp-pass-fd N]])\n\n"
     "Creates the root CA (20 years), the issuing CA (10 years, pathlen 0)\n"
     "and the delegated OCSP signer, and stores them in DB.\n\n"
     "  --name NAME        CA name (subjects \"NAME Root CA\", ...)\n"
@@ -195,10 +230,16 @@ static const char init_help[] =
     "                     key goes to PATH.root, the OCSP key to PATH.ocsp\n"
     "  --pass-fd N        read the passphrase from descriptor N (else the\n"
     "                     terminal asks twice)\n"
+    "  --ocsp-pass-fd N   read the OCSP signer key's own passphrase (it\n"
+    "                     must differ from the CA's) from descriptor N\n"
+    "                     (else the terminal asks twice)\n"
     "  --pkcs11-uri URI   keys on a PKCS#11 token (RFC 7512, with\n"
     "                     ?module-path=); labels OBJECT, OBJECT-root,\n"
     "                     OBJECT-ocsp\n"
-    "  --pin-fd N         read the token's user PIN from descriptor N\n";
+    "  --pin-fd N         read the token's user PIN from descriptor N\n"
+    "  --ocsp-key-file PATH  with a token: the OCSP signer's key in a\n"
+    "                     file of its own, so that the responder never\n"
+    "                     logs into the CA token\n";
 
 int
 ukca_cmd_init(struct ukca_ctx *ctx, int argc, char **argv)
@@ -211,18 +252,20 @@ ukca_cmd_init(struct ukca_ctx *ctx, int argc, char **argv)
 		{ "pass-fd", required_argument, NULL, 'p' },
 		{ "pkcs11-uri", required_argument, NULL, 'u' },
 		{ "pin-fd", required_argument, NULL, 'P' },
+		{ "ocsp-pass-fd", required_argument, NULL, 'o' },
+		{ "ocsp-key-file", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ca_init_params p;
 	struct store *st = NULL;
-	struct secret *pass = NULL;
+	struct secret *pass = NULL, *opass = NULL;
 	struct ca *ca = NULL;
 	char err[600], fp[EVP_MAX_MD_SIZE * 3 + 1];
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0, i;
 	struct tm tm;
-	int c, fd = -1, passfd = 0, pinfd = 0, created = 0, ex, r;
+	int c, fd = -1, ofd = -1, passfd = 0, pinfd = 0, created = 0, ex, r;
 
 	memset(&p, 0, sizeof(p));
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -247,6 +290,15 @@ ukca_cmd_init(struct ukca_ctx *ctx, int argc, char **argv)
 		case 'u':
 			p.pkcs11_uri = optarg;
 			break;
+		case 'K':
+			p.ocsp_key_file = optarg;
+			break;
+		case 'o':
+			if (ofd >= 0 ||
+			    ukca_parse_int(optarg, 0, 1023, &ofd) != 0)
+				return ukca_fail(UK_ERR_USAGE,
+				    "--ocsp-pass-fd is one descriptor number");
+			break;
 		case 'p':
 		case 'P':
 			if (parse_fd(optarg, &fd) != 0)
@@ -260,7 +312,10 @@ ukca_cmd_init(struct ukca_ctx *ctx, int argc, char **argv)
 	}
 	if (optind != argc || p.name == NULL ||
 	    (p.key_file == NULL) == (p.pkcs11_uri == NULL) ||
-	    (passfd && p.key_file == NULL) || (pinfd && p.pkcs11_uri == NULL)) {
+	    (passfd && p.key_file == NULL) || (pinfd && p.pkcs11_uri == NULL) ||
+	    (p.ocsp_key_file != NULL && p.pkcs11_uri == NULL) ||
+	    (ofd >= 0 && p.key_file == NULL && p.ocsp_key_file == NULL) ||
+	    (ofd >= 0 && ofd == fd)) {
 		fputs(init_help, stderr);
 		return UKCA_EXIT_USAGE;
 	}
@@ -274,6 +329,13 @@ ukca_cmd_init(struct ukca_ctx *ctx, int argc, char **argv)
 		         sizeof(err))) != 0)
 			return ukca_fail(r, err);
 		ca_p11_uri_free(u);
+		if (p.ocsp_key_file != NULL) {
+			struct stat sb;
+
+			if (lstat(p.ocsp_key_file, &sb) == 0)
+				return ukca_fail(UK_ERR_EXISTS,
+				    p.ocsp_key_file);
+		}
 	} else {
 		struct stat sb;
 		char f[4200];
@@ -285,12 +347,20 @@ ukca_cmd_init(struct ukca_ctx *ctx, int argc, char **argv)
 				return ukca_fail(UK_ERR_EXISTS, f);
 		}
 	}
+	/* Refused before any secret is read. */
+	if ((p.key_file != NULL || p.ocsp_key_file != NULL) && ofd < 0 &&
+	    !have_tty())
+		return ocsp_secret(-1, 1, &opass);
 	if ((ex = ukca_secret(fd,
 	         p.key_file != NULL ? "New passphrase for the CA keys: "
 	                            : "PIN for the CA token: ",
 	         p.key_file != NULL, &pass)) != 0)
 		return ex;
 	p.pass = pass;
+	if ((p.key_file != NULL || p.ocsp_key_file != NULL) &&
+	    (ex = ocsp_secret(ofd, 1, &opass)) != 0)
+		goto out;
+	p.ocsp_pass = opass;
 	p.actor = ctx->actor;
 	created = ukca_db_missing(ctx);
 	if ((ex = ukca_open_store(ctx, 0, &st)) != 0)
@@ -321,6 +391,7 @@ out:
 	ca_free(ca);
 	store_close(st);
 	secret_free(pass);
+	secret_free(opass);
 	return ex;
 }
 
@@ -328,12 +399,14 @@ out:
 
 static const char issue_help[] =
     "usage: ukey-ca -d DB issue --csr FILE --unit UNIT --operator OP\n"
-    "           [--profile operator|staff|ocsp] [--days N] --out FILE\n"
+    "           [--profile operator|staff] [--days N] --out FILE\n"
     "           [--pass-fd N | --pin-fd N]\n\n"
     "Issues a certificate for the key and subject of a PKCS#10 request\n"
     "(PEM or DER; its extensions are never copied), bound to the unit and\n"
     "operator. A unit has at most two active certificates. The certificate\n"
-    "is stored durably before FILE is written (\"-\": standard output).\n";
+    "is stored durably before FILE is written (\"-\": standard output).\n"
+    "OCSP signer certificates are never issued here (see init and\n"
+    "renew-ocsp).\n";
 
 int
 ukca_cmd_issue(struct ukca_ctx *ctx, int argc, char **argv)
@@ -375,7 +448,15 @@ ukca_cmd_issue(struct ukca_ctx *ctx, int argc, char **argv)
 		case 'P':
 			if (ca_profile_parse(optarg, &req.profile) != 0)
 				return ukca_fail(UK_ERR_USAGE,
-				    "--profile is operator, staff or ocsp");
+				    "--profile is operator or staff");
+			if (req.profile == CA_PROFILE_OCSP)
+				return ukca_fail(UK_ERR_CA_PROFILE,
+				    "--profile ocsp is not issued to requests: "
+				    "a delegated OCSP signer can answer "
+				    "\"good\" "
+				    "for any certificate, so it is made only "
+				    "by "
+				    "init and renew-ocsp");
 			break;
 		case 'D':
 			if (ukca_parse_int(optarg, 1, 3650, &req.days) != 0)
@@ -562,7 +643,9 @@ ukca_cmd_reissue(struct ukca_ctx *ctx, int argc, char **argv)
 		ex = ukca_fail(r, ca_errmsg(ca));
 		goto done;
 	}
-	printf("revoked: %s\nreason: superseded\n", sn);
+	/* Reports go to standard error when the PEM goes to standard output. */
+	fprintf(strcmp(out, "-") == 0 ? stderr : stdout,
+	    "revoked: %s\nreason: superseded\n", sn);
 	ex = report_issued(out, &is, NULL, NULL, NULL);
 done:
 	ca_issued_clear(&is);
@@ -974,6 +1057,8 @@ static const char ocsp_help[] =
     "N]\n\n"
     "Runs the OCSP responder (RFC 6960, GET and POST) for the issuing CA,\n"
     "signing with the delegated OCSP signer's key, until SIGINT/SIGTERM.\n"
+    "--pass-fd reads the OCSP signer key's own passphrase (never the\n"
+    "CA's); --pin-fd the PIN of the token holding the OCSP signer key.\n"
     "ADDR: 127.0.0.1, [::1], 0.0.0.0 or [::].\n";
 
 int
@@ -1014,8 +1099,9 @@ ukca_cmd_ocsp(struct ukca_ctx *ctx, int argc, char **argv)
 	if ((ex = ukca_open_ca(ctx, &st, &ca)) != 0)
 		return ex;
 	if ((ex = ukca_secret(fd,
-	         ca_key_on_token(ca) ? "PIN for the CA token: "
-	                             : "Passphrase for the OCSP signer key: ",
+	         ca_ocsp_key_on_token(ca)
+	             ? "PIN for the OCSP signer's token: "
+	             : "Passphrase for the OCSP signer key (not the CA's): ",
 	         0, &pass)) != 0)
 		goto out;
 	if ((r = ca_load_ocsp_key(ca, pass, &key)) != 0) {
@@ -1032,6 +1118,7 @@ ukca_cmd_ocsp(struct ukca_ctx *ctx, int argc, char **argv)
 		ex = ukca_fail(r, "cannot start the responder");
 		goto out;
 	}
+	ca_ocsp_set_http_max_age(o, ctx->ca_cfg.ocsp_http_max_age);
 	uk_log(UK_LOG_INFO, "OCSP responder for %s listening on %s",
 	    ca_name(ca), listen);
 	if ((r = ca_ocsp_serve(o, listen)) != 0) {
@@ -1049,9 +1136,13 @@ out:
 }
 
 static const char renew_help[] =
-    "usage: ukey-ca -d DB renew-ocsp [--pass-fd N | --pin-fd N]\n\n"
+    "usage: ukey-ca -d DB renew-ocsp [--pass-fd N | --pin-fd N]\n"
+    "           [--ocsp-pass-fd N]\n\n"
     "Certifies the OCSP signer's key anew (ocsp_days) and makes that the\n"
-    "certificate ukey-ca ocsp uses. Restart the responder afterwards.\n";
+    "certificate ukey-ca ocsp uses. Restart the responder afterwards.\n"
+    "--pass-fd / --pin-fd: the CA key's passphrase or PIN; a key file of\n"
+    "the OCSP signer is first opened with its own passphrase\n"
+    "(--ocsp-pass-fd, else the terminal) to prove it is still usable.\n";
 
 int
 ukca_cmd_renew_ocsp(struct ukca_ctx *ctx, int argc, char **argv)
@@ -1059,14 +1150,16 @@ ukca_cmd_renew_ocsp(struct ukca_ctx *ctx, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "pass-fd", required_argument, NULL, 'p' },
 		{ "pin-fd", required_argument, NULL, 'p' },
+		{ "ocsp-pass-fd", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ca_issued is;
 	struct store *st = NULL;
 	struct ca *ca = NULL;
-	struct secret *pass = NULL;
-	int c, fd = -1, ex, r;
+	struct secret *pass = NULL, *opass = NULL;
+	EVP_PKEY *okey = NULL;
+	int c, fd = -1, ofd = -1, ex, r;
 
 	memset(&is, 0, sizeof(is));
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -1074,6 +1167,12 @@ ukca_cmd_renew_ocsp(struct ukca_ctx *ctx, int argc, char **argv)
 		case 'p':
 			if (parse_fd(optarg, &fd) != 0)
 				return UKCA_EXIT_USAGE;
+			break;
+		case 'o':
+			if (ofd >= 0 ||
+			    ukca_parse_int(optarg, 0, 1023, &ofd) != 0)
+				return ukca_fail(UK_ERR_USAGE,
+				    "--ocsp-pass-fd is one descriptor number");
 			break;
 		default:
 			return help_or_usage(c, renew_help);
@@ -1085,6 +1184,22 @@ ukca_cmd_renew_ocsp(struct ukca_ctx *ctx, int argc, char **argv)
 	}
 	if ((ex = ukca_open_ca(ctx, &st, &ca)) != 0)
 		return ex;
+	if (!ca_ocsp_key_on_token(ca)) {
+		if ((ex = ocsp_secret(ofd, 0, &opass)) != 0)
+			goto out;
+		if ((r = ca_load_ocsp_key(ca, opass, &okey)) != 0) {
+			ex = ukca_fail(r, ca_errmsg(ca));
+			goto out;
+		}
+		EVP_PKEY_free(okey);
+		okey = NULL;
+		secret_free(opass);
+		opass = NULL;
+	} else if (ofd >= 0) {
+		ex = ukca_fail(UK_ERR_USAGE,
+		    "the OCSP signer key is on a token: no --ocsp-pass-fd");
+		goto out;
+	}
 	if ((ex = ca_secret(ca, fd, &pass)) != 0)
 		goto out;
 	if ((r = ca_unlock(ca, pass)) != 0 ||
@@ -1098,6 +1213,8 @@ ukca_cmd_renew_ocsp(struct ukca_ctx *ctx, int argc, char **argv)
 	ex = UKCA_EXIT_OK;
 out:
 	ca_issued_clear(&is);
+	EVP_PKEY_free(okey);
+	secret_free(opass);
 	secret_free(pass);
 	ca_free(ca);
 	store_close(st);
@@ -1257,23 +1374,22 @@ static const char check_help[] =
     "(a password in the database URL is not shown). Exit status 0 when\n"
     "the file is valid.\n";
 
-/* Prints a database location with any password replaced. */
-static void
+/* Prints a database location with every password replaced (libpq parses
+ * URLs and keyword strings alike). Returns 0, or UK_ERR_STORE_URL when the
+ * location is one no command accepts. */
+static int
 print_database(const char *db)
 {
-	const char *scheme = strstr(db, "://"), *at, *colon;
+	char buf[2048];
+	int r;
 
-	if (scheme == NULL) {
-		printf("database = %s\n", db);
-		return;
-	}
-	at = strchr(scheme + 3, '@');
-	colon = strchr(scheme + 3, ':');
-	if (at == NULL || colon == NULL || colon > at) {
-		printf("database = %s\n", db);
-		return;
-	}
-	printf("database = %.*s:(secret, set)%s\n", (int)(colon - db), db, at);
+	r = store_location_redact(db, buf, sizeof(buf));
+	printf("database = %s\n", buf);
+	if (r != 0)
+		return r;
+	if (store_location_is_conninfo(db))
+		return UK_ERR_STORE_URL;
+	return 0;
 }
 
 int
@@ -1305,9 +1421,12 @@ ukca_cmd_check_config(struct ukca_ctx *ctx, int argc, char **argv)
 		return ukca_fail(r, err);
 	printf("# %s: valid\n[ca]\n", path);
 	db = config_str(ctx->cfg, "ca", "database");
-	if (db != NULL)
-		print_database(db);
-	else
+	if (db != NULL && (r = print_database(db)) != 0)
+		return ukca_fail(r,
+		    "[ca] database must be a file path or a postgresql:// URL "
+		    "(keyword connection strings are not supported; "
+		    "percent-encode '@' in a password as %40)");
+	if (db == NULL)
 		printf("# database is unset (give -d)\n");
 	if (ctx->ca_cfg.crl_url != NULL)
 		printf("crl_url = %s\n", ctx->ca_cfg.crl_url);
@@ -1325,5 +1444,11 @@ ukca_cmd_check_config(struct ukca_ctx *ctx, int argc, char **argv)
 	printf("staff_days = %d\n", ctx->ca_cfg.staff_days);
 	printf("ocsp_days = %d\n", ctx->ca_cfg.ocsp_days);
 	printf("min_rsa_bits = %d\n", ctx->ca_cfg.min_rsa_bits);
+	printf("ocsp_http_max_age = %ld\n", ctx->ca_cfg.ocsp_http_max_age);
+	if (ctx->ca_cfg.pkcs11_module != NULL)
+		printf("pkcs11_module = %s\n", ctx->ca_cfg.pkcs11_module);
+	if (ctx->ca_cfg.pkcs11_module_allowlist != NULL)
+		printf("pkcs11_module_allowlist = %s\n",
+		    ctx->ca_cfg.pkcs11_module_allowlist);
 	return fflush(stdout) == 0 ? UKCA_EXIT_OK : UKCA_EXIT_ERROR;
 }

@@ -486,6 +486,13 @@ store_open(const char *location, struct store **out)
 		    "postgresql:// URL");
 		r = UK_ERR_STORE_URL;
 		goto out;
+	} else if (store_location_is_conninfo(location)) {
+		/* Not echoed either: it may carry a password. */
+		snprintf(open_err, sizeof(open_err),
+		    "keyword connection strings (host=... dbname=...) are not "
+		    "supported: give a postgresql:// URL");
+		r = UK_ERR_STORE_URL;
+		goto out;
 	} else
 		ops = &store_sqlite_ops;
 	if ((st = calloc(1, sizeof(*st))) == NULL) {

@@ -108,4 +108,20 @@ int store_changed(struct store *st);
  * Contains no passwords; it may quote a value the database rejected. */
 const char *store_last_error(const struct store *st);
 
+/* 1 when loc is a libpq keyword/value connection string ("host=db
+ * dbname=x ..."), which store_open refuses (UK_ERR_STORE_URL) rather than
+ * take it for a file name; else 0. */
+int store_location_is_conninfo(const char *loc);
+
+/*
+ * Writes loc into buf (size bytes, always NUL-terminated) for display, with
+ * every password removed: a PostgreSQL URL or keyword string is parsed with
+ * libpq and printed as its options, each password-like option (libpq's
+ * dispchar "*") shown as "(secret, set)"; a URL whose authority holds more
+ * than one '@' (an unescaped '@' in the password), or that libpq cannot
+ * parse, is not shown at all. File paths are copied. Returns 0, or
+ * UK_ERR_STORE_URL when the location was not shown (buf then says why).
+ */
+int store_location_redact(const char *loc, char *buf, size_t size);
+
 #endif

@@ -527,3 +527,121 @@ const struct store_ops store_pg_ops = {
 	.notify = pg_notify,
 	.changed = pg_changed,
 };
+
+/* ---- locations for display ---- */
+
+/* Whether s starts with a PostgreSQL URL scheme. */
+static int
+pg_is_url(const char *s)
+{
+	return strncmp(s, "postgresql://", 13) == 0 ||
+	    strncmp(s, "postgres://", 11) == 0;
+}
+
+int
+store_location_is_conninfo(const char *loc)
+{
+	PQconninfoOption *opts;
+	char *err = NULL;
+
+	if (loc == NULL || pg_is_url(loc) || strchr(loc, '=') == NULL)
+		return 0;
+	opts = PQconninfoParse(loc, &err);
+	PQfreemem(err);
+	if (opts == NULL)
+		return 0;
+	PQconninfoFree(opts);
+	return 1;
+}
+
+/* Appends text to buf at *pos; 0 or UK_ERR_LIMIT. */
+static int
+redact_append(char *buf, size_t size, size_t *pos, const char *text)
+{
+	size_t n = strlen(text);
+
+	if (*pos + n >= size)
+		return UK_ERR_LIMIT;
+	memcpy(buf + *pos, text, n + 1);
+	*pos += n;
+	return 0;
+}
+
+/* Whether a URL's authority (after "://", up to the path or query) holds
+ * more than one '@'. */
+static int
+url_many_at(const char *url)
+{
+	const char *p = strstr(url, "://");
+	int n = 0;
+
+	for (p = p != NULL ? p + 3 : url; *p != '\0' && *p != '/' && *p != '?';
+	     p++)
+		n += *p == '@';
+	return n > 1;
+}
+
+int
+store_location_redact(const char *loc, char *buf, size_t size)
+{
+	PQconninfoOption *opts = NULL, *o;
+	char *err = NULL;
+	size_t pos = 0;
+	int r = UK_ERR_STORE_URL, url;
+
+	if (size == 0)
+		return UK_ERR_LIMIT;
+	buf[0] = '\0';
+	if (loc == NULL)
+		goto out;
+	url = pg_is_url(loc);
+	if (!url && !store_location_is_conninfo(loc)) {
+		if (strlen(loc) >= size)
+			r = UK_ERR_LIMIT;
+		else {
+			memcpy(buf, loc, strlen(loc) + 1);
+			r = 0;
+		}
+		goto out;
+	}
+	if (url && url_many_at(loc)) {
+		snprintf(buf, size,
+		    "(not shown: the URL has an unescaped '@'; write it as "
+		    "%%40 in the password)");
+		goto out;
+	}
+	if ((opts = PQconninfoParse(loc, &err)) == NULL) {
+		snprintf(buf, size, "(not shown: libpq cannot parse it)");
+		goto out;
+	}
+	r = 0;
+	for (o = opts; o->keyword != NULL && r == 0; o++) {
+		int secret =
+		    (o->dispchar != NULL && strchr(o->dispchar, '*')) ||
+		    strcmp(o->keyword, "password") == 0;
+
+		if (o->val == NULL)
+			continue;
+		if ((pos > 0 && (r = redact_append(buf, size, &pos, " "))) ||
+		    (r = redact_append(buf, size, &pos, o->keyword)) != 0 ||
+		    (r = redact_append(buf, size, &pos, "=")) != 0)
+			break;
+		if (secret)
+			r = redact_append(buf, size, &pos, "(secret, set)");
+		else if (strchr(o->val, ' ') != NULL || o->val[0] == '\0') {
+			if ((r = redact_append(buf, size, &pos, "'")) == 0 &&
+			    (r = redact_append(buf, size, &pos, o->val)) == 0)
+				r = redact_append(buf, size, &pos, "'");
+		} else
+			r = redact_append(buf, size, &pos, o->val);
+	}
+	if (r != 0) {
+		snprintf(buf, size, "(not shown: too long)");
+		r = UK_ERR_STORE_URL;
+	}
+out:
+	PQfreemem(err);
+	if (opts != NULL)
+		PQconninfoFree(opts);
+	return r;
+}

@@ -93,6 +93,7 @@ main(void)
 	struct store *st = NULL;
 	struct ca *ca = NULL;
 	struct secret *pass = secret_from("bench passphrase", 16);
+	struct secret *opass = secret_from("bench ocsp passphrase", 21);
 	X509_CRL *crl = NULL, *back;
 	unsigned char *der = NULL;
 	const unsigned char *q;
@@ -114,6 +115,7 @@ main(void)
 	p.name = "Bench CA";
 	p.key_file = key;
 	p.pass = pass;
+	p.ocsp_pass = opass;
 	if ((r = store_open(loc, &st)) != 0 ||
 	    (r = ca_init(st, NULL, &p, &ca, err, sizeof(err))) != 0) {
 		fprintf(stderr, "bench_crl: setup failed: %s (%s)\n",
@@ -169,6 +171,7 @@ main(void)
 	ca_free(ca);
 	store_close(st);
 	secret_free(pass);
+	secret_free(opass);
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	return ok ? 0 : 1;
 }

@@ -127,7 +127,7 @@ openssl ocsp -issuer "$D/issuing.pem" -serial "0x$SERIAL" -no_nonce \
 P_UKEY=$(free_port)
 P_OSSL=$(free_port)
 "$UKEY_CA" -d "${STORE:-$D/ukey.db}" ocsp --listen "127.0.0.1:$P_UKEY" \
-    --pass-fd 3 3<"$D/pass" 2>"$D/ukey.log" &
+    --pass-fd 3 3<"$D/ocsp.pass" 2>"$D/ukey.log" &
 UKEY_PID=$!
 # -nmin 60: a nextUpdate, as ukey-ca gives (the default of [ca]).
 openssl ocsp -index "$D/index.txt" -port "$P_OSSL" -rsigner "$D/ocsp.pem" \

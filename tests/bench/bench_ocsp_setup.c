@@ -38,6 +38,8 @@
  */
 
 #define PASSPHRASE "ukey-bench-passphrase"
+/* The OCSP signer key's own passphrase: DIR/ocsp.pass, for ukey-ca ocsp. */
+#define OCSP_PASSPHRASE "ukey-bench-ocsp-passphrase"
 
 static int
 write_pem_cert(const char *dir, const char *name, X509 *x)
@@ -77,11 +79,11 @@ write_pass(const char *dir)
 	char path[1024];
 	int fd, ok;
 
-	snprintf(path, sizeof(path), "%s/pass", dir);
+	snprintf(path, sizeof(path), "%s/ocsp.pass", dir);
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600)) < 0)
 		return -1;
-	ok = write(fd, PASSPHRASE "\n", sizeof(PASSPHRASE)) ==
-	    (ssize_t)sizeof(PASSPHRASE);
+	ok = write(fd, OCSP_PASSPHRASE "\n", sizeof(OCSP_PASSPHRASE)) ==
+	    (ssize_t)sizeof(OCSP_PASSPHRASE);
 	return close(fd) == 0 && ok ? 0 : -1;
 }
 
@@ -108,7 +110,7 @@ main(int argc, char **argv)
 {
 	struct store *st = NULL;
 	struct ca *ca = NULL;
-	struct secret *pass = NULL;
+	struct secret *pass = NULL, *opass = NULL;
 	struct ca_config cfg;
 	struct ca_init_params ip;
 	struct ca_issue_req req;
@@ -141,8 +143,11 @@ main(int argc, char **argv)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if ((pass = secret_from(PASSPHRASE, strlen(PASSPHRASE))) == NULL ||
+	    (opass = secret_from(OCSP_PASSPHRASE, strlen(OCSP_PASSPHRASE))) ==
+	        NULL ||
 	    write_pass(argv[2]) != 0) {
-		fprintf(stderr, "%s: cannot write %s/pass\n", argv[0], argv[2]);
+		fprintf(stderr, "%s: cannot write %s/ocsp.pass\n", argv[0],
+		    argv[2]);
 		goto out;
 	}
 	if ((r = store_open(argv[1], &st)) != 0) {
@@ -158,13 +163,14 @@ main(int argc, char **argv)
 	ip.key_type = CA_KEY_EC;
 	ip.key_file = keyfile;
 	ip.pass = pass;
+	ip.ocsp_pass = opass;
 	ip.actor = "bench";
 	if ((r = ca_init(st, &cfg, &ip, &ca, err, sizeof(err))) != 0) {
 		fprintf(stderr, "%s: ca_init: %s: %s\n", argv[0],
 		    uk_error_id(r), err);
 		goto out;
 	}
-	if ((r = ca_load_ocsp_key(ca, pass, &okey)) != 0) {
+	if ((r = ca_load_ocsp_key(ca, opass, &okey)) != 0) {
 		fprintf(stderr, "%s: OCSP key: %s: %s\n", argv[0],
 		    uk_error_id(r), ca_errmsg(ca));
 		goto out;
@@ -232,5 +238,6 @@ out:
 	ca_free(ca);
 	store_close(st);
 	secret_free(pass);
+	secret_free(opass);
 	return rc;
 }

@@ -24,6 +24,7 @@ trap 'exit 1' INT TERM
 DB="$T/ca.sqlite"
 printf 'correct horse battery\n' >"$T/pass"
 printf 'wrong\n' >"$T/badpass"
+printf 'the OCSP key passphrase\n' >"$T/opass"
 cat >"$T/ca.conf" <<EOF
 [ca]
 database = $DB
@@ -82,6 +83,24 @@ check_match "out-of-range value refused by every command: UK-1103" "UK-1103" "$(
 printf '[ca]\ndatabase = postgresql://u:hunter2@127.0.0.1:1/x\n' >"$T/pw.conf"
 "$CA" check-config -c "$T/pw.conf" >"$T/out" 2>&1
 check_fail "check-config hides the database password" grep -q hunter2 "$T/out"
+check_match "check-config shows the password as set" "password=[(]secret, set[)]" "$(cat "$T/out")"
+printf '[ca]\ndatabase = postgresql://u@127.0.0.1:5432/db?password=hunter2&sslmode=disable\n' >"$T/pw2.conf"
+"$CA" check-config -c "$T/pw2.conf" >"$T/out" 2>&1
+check_eq "check-config with a ?password= URL: exit 0" 0 "$?"
+check_fail "check-config hides a ?password= query parameter" grep -q hunter2 "$T/out"
+check_match "... and still shows the rest" "sslmode=disable" "$(cat "$T/out")"
+printf '[ca]\ndatabase = postgresql://u:hun@ter2@127.0.0.1:5432/db\n' >"$T/pw3.conf"
+"$CA" check-config -c "$T/pw3.conf" >"$T/out" 2>&1
+check_fail "check-config hides a password with an unescaped @" grep -qE "hun|ter2" "$T/out"
+check_match "... and says why" "unescaped '@'" "$(cat "$T/out")"
+printf '[ca]\ndatabase = host=db password=hunter2 dbname=x\n' >"$T/pw4.conf"
+"$CA" check-config -c "$T/pw4.conf" >"$T/out" 2>&1
+check_eq "check-config refuses a keyword conninfo: exit 1" 1 "$?"
+check_match "keyword conninfo: UK-1201" "UK-1201" "$(cat "$T/out")"
+check_fail "check-config hides a keyword-form password" grep -q hunter2 "$T/out"
+"$CA" -d "host=$T password=hunter2 dbname=x" list >"$T/out" 2>&1
+check_match "a keyword conninfo is not taken for a SQLite path: UK-1201" "UK-1201" "$(cat "$T/out")"
+check_fail "... and the password is not echoed" grep -q hunter2 "$T/out"
 
 # --- database locations ---
 "$CA" -d "mysql://h/db" list >/dev/null 2>"$T/err"
@@ -94,29 +113,43 @@ check_fail "missing database file is not created" test -e "$T/nothere.sqlite"
 check_eq "no database at all: exit 2" 2 "$?"
 
 # --- init ---
-ca init --name "Qiannan Test CA" --key-file "$T/ca.key" --pass-fd 3 3<"$T/pass"
+ca init --name "Qiannan Test CA" --key-file "$T/ca.key" --pass-fd 3 3<"$T/pass" --ocsp-pass-fd 4 4<"$T/opass"
 check_eq "init exits 0" 0 "$?"
 check_eq "init reports the key file" "$T/ca.key" "$(field key_ref)"
 for f in ca.key ca.key.root ca.key.ocsp; do
 	check_eq "$f has mode 600" 600 "$(stat -c %a "$T/$f")"
 	check_match "$f is encrypted PKCS#8" "BEGIN ENCRYPTED PRIVATE KEY" "$(head -n 1 "$T/$f")"
 done
+ASN=$(openssl asn1parse -in "$T/ca.key")
+check_match "the key file uses PBES2 with scrypt" ":PBES2" "$ASN"
+check_match "... scrypt as its KDF" "OBJECT +:scrypt" "$ASN"
+check_match "... N = 16384, r = 8, p = 4" "INTEGER +:4000 INTEGER +:08 INTEGER +:04" "$(printf "%s" "$ASN" | sed -n "s/.*prim: INTEGER *\(:[0-9A-F]*\)/INTEGER \1/p" | tr "\n" " ")"
+check_fail "... not the default PBKDF2" grep -q "PBKDF2" "$(printf '%s' "$ASN" >"$T/asn"; echo "$T/asn")"
+check "openssl pkey -passin fd:3 reads the key file" \
+    quiet openssl pkey -in "$T/ca.key" -passin fd:3 -noout 3<"$T/pass"
 check_eq "one ca row" 1 "$(rows 'SELECT COUNT(*) FROM ca')"
 check_eq "ca.init audited" 1 "$(rows "SELECT COUNT(*) FROM audit WHERE event = 'ca.init'")"
 cp "$T/ca.key" "$T/ca.key.saved"
-ca init --name Again --key-file "$T/ca2.key" --pass-fd 3 3<"$T/pass"
+ca init --name Again --key-file "$T/ca2.key" --pass-fd 3 3<"$T/pass" --ocsp-pass-fd 4 4<"$T/opass"
 check_eq "second init: exit 1" 1 "$?"
 check_match "second init: UK-3014" "UK-3014" "$(cat "$T/err")"
 check_fail "second init writes no key" test -e "$T/ca2.key"
-"$CA" -d "$T/other.sqlite" init --name X --key-file "$T/ca.key" --pass-fd 3 3<"$T/pass" >/dev/null 2>"$T/err"
+"$CA" -d "$T/other.sqlite" init --name X --key-file "$T/ca.key" --pass-fd 3 3<"$T/pass" --ocsp-pass-fd 4 4<"$T/opass" >/dev/null 2>"$T/err"
 check_match "init over an existing key file: UK-1008" "UK-1008" "$(cat "$T/err")"
 check_fail "init over an existing key file creates no store" test -e "$T/other.sqlite"
 check "the existing key file is untouched" cmp -s "$T/ca.key" "$T/ca.key.saved"
 printf 'short\n' >"$T/short"
-"$CA" -d "$T/short.sqlite" init --name X --key-file "$T/short.key" --pass-fd 3 3<"$T/short" >/dev/null 2>"$T/err"
+"$CA" -d "$T/short.sqlite" init --name X --key-file "$T/short.key" --pass-fd 3 3<"$T/short" --ocsp-pass-fd 4 4<"$T/opass" >/dev/null 2>"$T/err"
 check_match "a passphrase under 8 characters is refused" "at least 8" "$(cat "$T/err")"
+setsid -w "$CA" -d "$T/o1.sqlite" init --name X --key-file "$T/o1.key" --pass-fd 3 3<"$T/pass" </dev/null >/dev/null 2>"$T/err"
+check_eq "init without the OCSP key's passphrase and no terminal: exit 2" 2 "$?"
+check_match "... saying to use --ocsp-pass-fd" "ocsp-pass-fd" "$(cat "$T/err")"
+check_fail "... and nothing is written" test -e "$T/o1.key" -o -e "$T/o1.sqlite"
+"$CA" -d "$T/o2.sqlite" init --name X --key-file "$T/o2.key" --pass-fd 3 3<"$T/pass" --ocsp-pass-fd 4 4<"$T/pass" >/dev/null 2>"$T/err"
+check_match "init with the CA's passphrase for the OCSP key is refused" "must differ" "$(cat "$T/err")"
+check_fail "... and nothing is written" test -e "$T/o2.key" -o -e "$T/o2.key.ocsp"
 check_fail "... and nothing is written" test -e "$T/short.key" -o -e "$T/short.sqlite"
-ca init --name X --key-type dsa --key-file "$T/x.key" --pass-fd 3 3<"$T/pass"
+ca init --name X --key-type dsa --key-file "$T/x.key" --pass-fd 3 3<"$T/pass" --ocsp-pass-fd 4 4<"$T/opass"
 check_eq "init --key-type dsa: exit 2" 2 "$?"
 ca init --name X --pkcs11-uri "pkcs11:token=a;object=b?module-path=/x.so&pin-value=1234" --pin-fd 3 3<"$T/pass"
 check_match "a PIN in the URI is refused" "UK-1004" "$(cat "$T/err")"
@@ -211,6 +244,11 @@ check_match "--out naming a symbolic link is refused" "not a regular file" "$(ca
 check "... and the link is still there" test -L "$T/link"
 ca issue --csr "$T/op1.csr" --unit U009 --operator x --profile root --out "$T/x8.pem" --pass-fd 3 3<"$T/pass"
 check_eq "unknown profile: exit 2" 2 "$?"
+ca issue --csr "$T/op1.csr" --unit U009 --operator x --profile ocsp --out "$T/x10.pem" --pass-fd 3 3<"$T/pass"
+check_eq "issue --profile ocsp: exit 1" 1 "$?"
+check_match "issue --profile ocsp: UK-3016" "UK-3016" "$(cat "$T/err")"
+check_match "... saying OCSP signers come from init / renew-ocsp" "renew-ocsp" "$(cat "$T/err")"
+check_fail "issue --profile ocsp writes nothing" test -e "$T/x10.pem"
 setsid -w "$CA" -c "$T/ca.conf" issue --csr "$T/op1.csr" --unit U009 --operator x --out "$T/x9.pem" </dev/null >/dev/null 2>"$T/err"
 check_match "no --pass-fd and no terminal: UK-1401" "UK-1401" "$(cat "$T/err")"
 check_eq "no store row from any refusal" "$N0" "$(rows 'SELECT COUNT(*) FROM certs')"
@@ -283,6 +321,15 @@ check_match "reissue of a revoked certificate: UK-3012" "UK-3012" "$(cat "$T/err
 check_eq "cert.reissue audited with the old serial" 1 \
     "$(rows "SELECT COUNT(*) FROM audit WHERE event = 'cert.reissue' AND subject = '$S4' AND detail LIKE '%$S2%'")"
 check_fail "failed reissue writes nothing" test -e "$T/op5.pem"
+csr_ec r1 "/CN=Wang Wu"
+ca issue --csr "$T/r1.csr" --unit U010 --operator wangwu --out "$T/r1.pem" --pass-fd 3 3<"$T/pass"
+SR1=$(field serial)
+csr_ec r2 "/CN=Wang Wu New"
+"$CA" -c "$T/ca.conf" reissue --serial "$SR1" --csr "$T/r2.csr" --out - --pass-fd 3 3<"$T/pass" >"$T/r2.pem" 2>"$T/err"
+check_eq "reissue --out -: exit 0" 0 "$?"
+check "reissue --out - | openssl x509 -noout" quiet openssl x509 -noout -in "$T/r2.pem"
+check_fail "reissue --out -: no report lines on standard output" grep -q "^revoked:" "$T/r2.pem"
+check_match "reissue --out -: the report is on standard error" "^revoked: $SR1" "$(cat "$T/err")"
 
 # --- ukey-ca verify (the gateway's verifier) ---
 ca crl --out "$T/crl2.pem" --pass-fd 3 3<"$T/pass"
@@ -309,7 +356,7 @@ check_eq "verify: SM2 leaf" 0 "$?"
 
 # --- OCSP responder (ukey-ca ocsp) with openssl ocsp ---
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$CA" -c "$T/ca.conf" ocsp --listen "127.0.0.1:$PORT" --pass-fd 3 3<"$T/pass" >"$T/ocsp.log" 2>&1 &
+"$CA" -c "$T/ca.conf" ocsp --listen "127.0.0.1:$PORT" --pass-fd 3 3<"$T/opass" >"$T/ocsp.log" 2>&1 &
 OCSP_PID=$!
 i=0
 while [ $i -lt 50 ]; do
@@ -334,10 +381,17 @@ check_eq "ocsp exits 0 on SIGTERM" 0 "$?"
 OCSP_PID=""
 "$CA" -c "$T/ca.conf" ocsp --listen "127.0.0.1:$PORT" --pass-fd 3 3<"$T/badpass" >/dev/null 2>"$T/err"
 check_match "ocsp with a wrong passphrase: UK-3015" "UK-3015" "$(cat "$T/err")"
+"$CA" -c "$T/ca.conf" ocsp --listen "127.0.0.1:$PORT" --pass-fd 3 3<"$T/pass" >/dev/null 2>"$T/err"
+check_match "ocsp with the CA's passphrase: UK-3015 (the OCSP key has its own)" "UK-3015" "$(cat "$T/err")"
 
 # --- renew-ocsp ---
 OLD=$(openssl x509 -in "$T/ocsp.pem" -noout -serial)
-ca renew-ocsp --pass-fd 3 3<"$T/pass"
+ca renew-ocsp --pass-fd 3 3<"$T/pass" </dev/null
+check_eq "renew-ocsp without the OCSP key's passphrase and no terminal: exit 2" 2 "$?"
+check_match "... saying to use --ocsp-pass-fd" "ocsp-pass-fd" "$(cat "$T/err")"
+setsid -w "$CA" -c "$T/ca.conf" renew-ocsp --pass-fd 3 --ocsp-pass-fd 4 3<"$T/pass" 4<"$T/pass" </dev/null >/dev/null 2>"$T/err"
+check_match "renew-ocsp with the CA's passphrase for the OCSP key: UK-3015" "UK-3015" "$(cat "$T/err")"
+ca renew-ocsp --pass-fd 3 3<"$T/pass" --ocsp-pass-fd 4 4<"$T/opass"
 check_eq "renew-ocsp exits 0" 0 "$?"
 ca export-ca --which ocsp --out "$T/ocsp2.pem"
 check_fail "renew-ocsp: a new signer certificate" test "$OLD" = "$(openssl x509 -in "$T/ocsp2.pem" -noout -serial)"

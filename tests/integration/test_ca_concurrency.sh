@@ -27,6 +27,7 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 printf 'concurrent pass\n' >"$T/pass"
+printf 'concurrent ocsp pass\n' >"$T/opass"
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     -keyout "$T/leaf.key" -subj "/CN=Racer" -out "$T/leaf.csr" 2>/dev/null
 
@@ -70,7 +71,7 @@ backend() {
 	name=$1
 	db=$2
 	"$CA" -d "$db" init --name "Race $name" --key-file "$T/$name.key" \
-	    --pass-fd 3 3<"$T/pass" >/dev/null 2>&1
+	    --pass-fd 3 3<"$T/pass" --ocsp-pass-fd 4 4<"$T/opass" >/dev/null 2>&1
 	check_eq "$name: init" 0 "$?"
 	"$CA" -d "$db" issue --csr "$T/leaf.csr" --unit UC --operator first \
 	    --out "$T/$name.first.pem" --pass-fd 3 3<"$T/pass" >"$T/$name.first" 2>&1

@@ -27,6 +27,7 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 printf 'durable pass\n' >"$T/pass"
+printf 'durable ocsp pass\n' >"$T/opass"
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     -keyout "$T/leaf.key" -subj "/CN=Durable" -out "$T/leaf.csr" 2>/dev/null
 
@@ -47,7 +48,7 @@ run_loop() {
 	: >"$d/crlnums"
 	: >"$d/revoked.sorted"
 	"$CA" -d "$db" init --name "Durable $name" --key-file "$d/ca.key" \
-	    --pass-fd 3 3<"$T/pass" >/dev/null 2>"$d/init.err"
+	    --pass-fd 3 3<"$T/pass" --ocsp-pass-fd 4 4<"$T/opass" >/dev/null 2>"$d/init.err"
 	check_eq "$name: init" 0 "$?"
 	# Calibration: how long one issuance takes here; kills then land
 	# anywhere from the start to twice that.

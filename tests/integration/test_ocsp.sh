@@ -32,6 +32,7 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 printf 'ocsp integration passphrase\n' >"$T/pass"
+printf 'the OCSP key passphrase\n' >"$T/opass"
 
 free_port() {
 	python3 -c 'import socket
@@ -68,7 +69,7 @@ run() {
 	}
 
 	ca init --name "OCSP Test $name" --key-file "$d/ca.key" \
-	    --pass-fd 3 3<"$T/pass"
+	    --pass-fd 3 3<"$T/pass" --ocsp-pass-fd 4 4<"$T/opass"
 	check_eq "$name: init" 0 "$?"
 	ca export-ca --which issuing --out "$d/issuing.pem"
 	ca export-ca --which chain --out "$d/chain.pem"
@@ -85,7 +86,7 @@ run() {
 	PORT=$(free_port)
 	URL="http://127.0.0.1:$PORT/"
 	"$CA" -d "$db" ocsp --listen "127.0.0.1:$PORT" --pass-fd 3 \
-	    3<"$T/pass" >"$d/ocsp.log" 2>&1 &
+	    3<"$T/opass" >"$d/ocsp.log" 2>&1 &
 	OCSP_PID=$!
 	i=0
 	while [ $i -lt 100 ]; do
@@ -149,7 +150,7 @@ run() {
 	check_match "$name: GET: Content-Type" \
 	    "Content-Type: application/ocsp-response" "$(cat "$d/h")"
 	check_match "$name: GET: Cache-Control max-age" \
-	    "Cache-Control: max-age=[0-9]+, public, no-transform, must-revalidate" \
+	    "Cache-Control: max-age=0, public, no-transform, must-revalidate" \
 	    "$(cat "$d/h")"
 	openssl ocsp -respin "$d/get.der" -issuer "$d/issuing.pem" \
 	    -cert "$d/op2.pem" -CAfile "$d/chain.pem" >"$d/o" 2>&1

@@ -38,6 +38,7 @@ struct fixture {
 	struct store *st;
 	struct ca *ca;
 	struct secret *pass;
+	struct secret *opass; /* the OCSP signer key's own passphrase */
 	struct ca_config cfg;
 };
 
@@ -104,6 +105,7 @@ fx_setup(void **state)
 	if (store_open(f->loc, &f->st) != 0)
 		return -1;
 	f->pass = secret_from("test passphrase", 15);
+	f->opass = secret_from("ocsp passphrase", 15);
 	ca_config_init(&f->cfg);
 	f->cfg.crl_url = CRL_URL;
 	f->cfg.ocsp_url = OCSP_URL;
@@ -113,6 +115,7 @@ fx_setup(void **state)
 	p.name = "Test CA";
 	p.key_file = key;
 	p.pass = f->pass;
+	p.ocsp_pass = f->opass;
 	p.actor = "test";
 	if (ca_init(f->st, &f->cfg, &p, &f->ca, err, sizeof(err)) != 0) {
 		print_message("# ca_init: %s\n", err);
@@ -133,6 +136,8 @@ fx_teardown(void **state)
 	f->st = NULL;
 	secret_free(f->pass);
 	f->pass = NULL;
+	secret_free(f->opass);
+	f->opass = NULL;
 	if (f->kind == STORE_POSTGRES && admin != NULL && f->dbname[0]) {
 		snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s",
 		    f->dbname);
@@ -233,6 +238,7 @@ test_init_files(void **state)
 	p.name = "Again";
 	p.key_file = path;
 	p.pass = f->pass;
+	p.ocsp_pass = f->opass;
 	assert_int_equal(ca_init(f->st, NULL, &p, NULL, err, sizeof(err)),
 	    UK_ERR_CA_EXISTS);
 	assert_int_not_equal(stat(path, &sb), 0);
@@ -248,6 +254,18 @@ test_init_files(void **state)
 
 		assert_int_equal(ca_open(st2, &c2), UK_ERR_CA_NOT_INITIALISED);
 	}
+	/* The OCSP key needs a passphrase of its own, not the CA's. */
+	snprintf(path, sizeof(path), "%s/own.key", f->dir);
+	p.key_file = path;
+	p.ocsp_pass = NULL;
+	assert_int_equal(ca_init(st2, NULL, &p, NULL, err, sizeof(err)),
+	    UK_ERR_USAGE);
+	p.ocsp_pass = f->pass;
+	assert_int_equal(ca_init(st2, NULL, &p, NULL, err, sizeof(err)),
+	    UK_ERR_USAGE);
+	assert_non_null(strstr(err, "differ"));
+	assert_int_not_equal(stat(path, &sb), 0);
+	p.ocsp_pass = f->opass;
 	/* Short passphrases are refused. */
 	{
 		struct secret *shortpw = secret_from("1234567", 7);
@@ -739,17 +757,12 @@ test_profiles(void **state)
 	    X509_get0_notAfter(a.cert)));
 	assert_int_equal(days, 30);
 	ca_issued_clear(&a);
+	/* OCSP signers come only from ca_init / ca_renew_ocsp. */
 	req.profile = CA_PROFILE_OCSP;
 	req.days = 0;
-	assert_int_equal(ca_issue_key(f->ca, leaf_key, NULL, &req, &a), 0);
-	assert_int_equal(X509_get_extended_key_usage(a.cert), XKU_OCSP_SIGN);
-	assert_true(
-	    X509_get_ext_by_NID(a.cert, NID_id_pkix_OCSP_noCheck, -1) >= 0);
-	assert_true(X509_get_ext_by_NID(a.cert, NID_info_access, -1) < 0);
-	assert_true(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(a.cert),
-	    X509_get0_notAfter(a.cert)));
-	assert_int_equal(days, 30);
-	ca_issued_clear(&a);
+	assert_int_equal(ca_issue_key(f->ca, leaf_key, NULL, &req, &a),
+	    UK_ERR_CA_PROFILE);
+	assert_null(a.cert);
 }
 
 static void
@@ -777,7 +790,9 @@ test_keys(void **state)
 	assert_int_equal(ca_unlock(c2, bad), UK_ERR_CA_KEY);
 	assert_int_equal(ca_load_ocsp_key(c2, bad, &k), UK_ERR_CA_KEY);
 	assert_int_equal(ca_unlock(c2, f->pass), 0);
-	assert_int_equal(ca_load_ocsp_key(c2, f->pass, &k), 0);
+	/* The OCSP key opens with its own passphrase only. */
+	assert_int_equal(ca_load_ocsp_key(c2, f->pass, &k), UK_ERR_CA_KEY);
+	assert_int_equal(ca_load_ocsp_key(c2, f->opass, &k), 0);
 	assert_int_equal(X509_check_private_key(ca_ocsp_cert(c2), k), 1);
 	EVP_PKEY_free(k);
 	/* A new OCSP signer certificate for the same key. */
@@ -826,6 +841,7 @@ test_other_ca_keys(void **state)
 	struct store *st = NULL;
 	struct ca *ca = NULL;
 	struct secret *pass = secret_from("passphrase", 10);
+	struct secret *opass = secret_from("ocsp passphrase", 15);
 	EVP_PKEY_CTX *kctx = EVP_PKEY_CTX_new_from_name(NULL, "SM2", NULL);
 	EVP_PKEY *sm2 = NULL;
 	char dir[600], loc[700], key[700], err[512];
@@ -847,6 +863,7 @@ test_other_ca_keys(void **state)
 		p.rsa_bits = 2048;
 		p.key_file = key;
 		p.pass = pass;
+		p.ocsp_pass = opass;
 		assert_int_equal(ca_init(st, NULL, &p, &ca, err, sizeof(err)),
 		    0);
 		assert_int_equal(X509_get_signature_nid(ca_root_cert(ca)),
@@ -876,6 +893,7 @@ test_other_ca_keys(void **state)
 	}
 	EVP_PKEY_free(sm2);
 	secret_free(pass);
+	secret_free(opass);
 }
 
 static void
