@@ -21,6 +21,7 @@
 #include "certs/ca_key.h"
 #include "certs/ca_profile.h"
 #include "certs/csr.h"
+#include "certs/verify.h"
 #include "common/audit.h"
 #include "common/b64.h"
 #include "common/errors.h"
@@ -455,18 +456,13 @@ ca_cert_info_free(struct ca_cert_info *v, size_t n)
 static int
 cert_from_der(const unsigned char *der, size_t len, X509 **out)
 {
-	const unsigned char *p = der;
 	X509 *x;
 
 	*out = NULL;
-	if (der == NULL || len == 0 || len > LONG_MAX)
+	/* Stored DER only: PEM text in the column is damage, not input. */
+	if (der == NULL || len == 0 || der[0] != 0x30 ||
+	    ca_parse_cert(der, len, &x, NULL, 0) != 0)
 		return UK_ERR_CERT_MALFORMED;
-	if ((x = d2i_X509(NULL, &p, (long)len)) == NULL ||
-	    (size_t)(p - der) != len) {
-		X509_free(x);
-		ERR_clear_error();
-		return UK_ERR_CERT_MALFORMED;
-	}
 	if (ca_cert_set_sm2_id(x) != 0) {
 		X509_free(x);
 		return UK_ERR_NOMEM;
@@ -543,7 +539,6 @@ out:
 static int
 pct_append(char *buf, size_t size, size_t *pos, const char *s, size_t len)
 {
-	static const char hexd[] = "0123456789ABCDEF";
 	size_t i;
 
 	for (i = 0; i < len; i++) {
@@ -558,8 +553,8 @@ pct_append(char *buf, size_t size, size_t *pos, const char *s, size_t len)
 			buf[(*pos)++] = (char)c;
 		else {
 			buf[(*pos)++] = '%';
-			buf[(*pos)++] = hexd[c >> 4];
-			buf[(*pos)++] = hexd[c & 15];
+			hex_encode_upper(&c, 1, buf + *pos);
+			*pos += 2;
 		}
 	}
 	buf[*pos] = '\0';
@@ -902,8 +897,78 @@ out:
 	return r;
 }
 
+/* SHA-256 of pub's SubjectPublicKeyInfo DER. Returns 0 or UK_ERR_NOMEM. */
+static int
+spki_sha256(EVP_PKEY *pub, unsigned char md[EVP_MAX_MD_SIZE])
+{
+	unsigned char *der = NULL;
+	unsigned int mdlen = 0;
+	int dlen, r = UK_ERR_NOMEM;
+
+	if ((dlen = i2d_PUBKEY(pub, &der)) <= 0 ||
+	    !EVP_Digest(der, (size_t)dlen, md, &mdlen, EVP_sha256(), NULL) ||
+	    mdlen != 32)
+		goto out;
+	r = 0;
+out:
+	OPENSSL_free(der);
+	ERR_clear_error();
+	return r;
+}
+
+/* Refuses pub when it is the key of a revoked certificate of unit (other
+ * than replaces, the one a reissue supersedes in this transaction): a key
+ * once revoked is never certified again. The caller holds the unit lock.
+ * Returns 0, UK_ERR_CSR_KEY or a store error. */
+static int
+key_revoked_in_tx(struct ca *ca, EVP_PKEY *pub, const char *unit,
+    const char *replaces)
+{
+	struct store_res *res = NULL;
+	unsigned char want[EVP_MAX_MD_SIZE], got[EVP_MAX_MD_SIZE];
+	const unsigned char *der;
+	X509 *x = NULL;
+	size_t i, len;
+	int r;
+
+	if ((r = spki_sha256(pub, want)) != 0)
+		goto out;
+	if ((r = store_exec(ca->st, &res,
+	         "SELECT der FROM certs WHERE unit_id = ? AND"
+	         " status = 'revoked' AND serial <> ?",
+	         "tt", unit, replaces != NULL ? replaces : "")) != 0) {
+		r = store_fail(ca, r,
+		    "reading the unit's revoked certificates");
+		goto out;
+	}
+	for (i = 0; i < store_res_rows(res); i++) {
+		der = store_res_blob(res, i, 0, &len);
+		if ((r = cert_from_der(der, len, &x)) != 0) {
+			ca_seterr(ca,
+			    "a stored certificate of unit %s is damaged", unit);
+			goto out;
+		}
+		r = spki_sha256(X509_get0_pubkey(x), got);
+		X509_free(x);
+		x = NULL;
+		if (r != 0)
+			goto out;
+		if (CRYPTO_memcmp(want, got, 32) == 0) {
+			ca_seterr(ca,
+			    "this key was revoked; generate a new key "
+			    "on the UKey");
+			r = UK_ERR_CSR_KEY;
+			goto out;
+		}
+	}
+	r = 0;
+out:
+	store_res_free(res);
+	return r;
+}
+
 /* Signs and stores one certificate; the caller holds a write transaction.
- * The unit limit is checked here. */
+ * The unit limit and revoked keys are checked here. */
 static int
 issue_in_tx(struct ca *ca, EVP_PKEY *pub, const X509_NAME *subject,
     const struct ca_issue_req *req, const char *replaces, struct ca_issued *out)
@@ -946,6 +1011,8 @@ issue_in_tx(struct ca *ca, EVP_PKEY *pub, const X509_NAME *subject,
 		r = UK_ERR_UNIT_CERT_LIMIT;
 		goto out;
 	}
+	if ((r = key_revoked_in_tx(ca, pub, req->unit, replaces)) != 0)
+		goto out;
 	switch (prof) {
 	case CA_PROFILE_STAFF:
 		ndays = ca->cfg.staff_days;
@@ -1176,16 +1243,116 @@ out:
 	return r;
 }
 
+static int revoke_in_tx(struct ca *, const char *, int, const char *, char[33]);
+
+/* Looks up the certificate a reissue replaces (locked), fills req with its
+ * unit, operator and profile (pointing into *res, owned by the caller) and
+ * revokes it as superseded. */
+static int
+supersede_in_tx(struct ca *ca, const char *sn, const char *actor,
+    struct ca_issue_req *req, struct store_res **res)
+{
+	enum ca_profile prof;
+	char ev[33];
+	int r;
+
+	if ((r = store_exec(ca->st, res,
+	         "SELECT unit_id, operator, profile, status FROM certs"
+	         " WHERE serial = ? FOR UPDATE",
+	         "t", sn)) != 0)
+		return store_fail(ca, r, "looking up the certificate");
+	if (store_res_rows(*res) == 0) {
+		ca_seterr(ca, "no certificate with serial %s", sn);
+		return UK_ERR_CERT_NOT_FOUND;
+	}
+	if (strcmp(store_res_text(*res, 0, 3), "active") != 0) {
+		ca_seterr(ca, "certificate %s is already revoked", sn);
+		return UK_ERR_CERT_ALREADY_REVOKED;
+	}
+	if (store_res_isnull(*res, 0, 0) || store_res_isnull(*res, 0, 1) ||
+	    ca_profile_parse(store_res_text(*res, 0, 2), &prof) != 0 ||
+	    prof == CA_PROFILE_OCSP) {
+		ca_seterr(ca, "certificate %s belongs to no unit and operator",
+		    sn);
+		return UK_ERR_USAGE;
+	}
+	memset(req, 0, sizeof(*req));
+	req->unit = store_res_text(*res, 0, 0);
+	req->operator= store_res_text(*res, 0, 1);
+	req->profile = prof;
+	req->actor = actor;
+	return revoke_in_tx(ca, sn, CA_REASON_SUPERSEDED, actor, ev);
+}
+
+/* One issuance inside the caller's write transaction. With sn set (a
+ * reissue) the certificate sn is revoked first and req comes from it; else
+ * req is the caller's. filtered is the request's subject after
+ * ca_csr_filter_subject (NULL or empty: CN=operator, OU=unit). */
+static int
+issue_tx(struct ca *ca, EVP_PKEY *pub, const X509_NAME *filtered,
+    const struct ca_issue_req *creq, const char *sn, const char *actor,
+    struct ca_issued *out)
+{
+	struct store_res *res = NULL;
+	struct ca_issue_req rreq;
+	const struct ca_issue_req *req = creq;
+	const X509_NAME *subject = filtered;
+	X509_NAME *fallback = NULL;
+	char *detail = NULL;
+	int r;
+
+	if (sn != NULL) {
+		if ((r = supersede_in_tx(ca, sn, actor, &rreq, &res)) != 0)
+			goto out;
+		req = &rreq;
+	}
+	if (filtered == NULL || X509_NAME_entry_count(filtered) == 0) {
+		/* No usable subject: name the operator and the unit. */
+		if ((r = default_subject(ca, req, &fallback)) != 0)
+			goto out;
+		subject = fallback;
+	}
+	if ((r = issue_in_tx(ca, pub, subject, req, sn, out)) != 0)
+		goto out;
+	if (sn != NULL) {
+		r = UK_ERR_NOMEM;
+		if ((detail = detail_json("replaces", sn, "unit", req->unit,
+		         "operator", req->operator, NULL)) == NULL)
+			goto out;
+		if ((r = audit_append(ca->st, "cert.reissue",
+		         actor ? actor : "ca", out->serial, detail, NULL)) !=
+		    0) {
+			r = store_fail(ca, r, "auditing the reissue");
+			goto out;
+		}
+	}
+	if ((r = store_notify(ca->st)) != 0) {
+		r = store_fail(ca, r, "notifying other processes");
+		goto out;
+	}
+	r = 0;
+out:
+	X509_NAME_free(fallback);
+	free(detail);
+	store_res_free(res);
+	return r;
+}
+
+/* The one path of ca_issue, ca_issue_key and ca_reissue: checks the key and
+ * the subject outside the transaction, then runs issue_tx, retrying while
+ * the store is busy. req is the request (issue) or NULL with sn set
+ * (reissue). */
 static int
 issue_common(struct ca *ca, EVP_PKEY *pub, const X509_NAME *subject,
-    const struct ca_issue_req *req, struct ca_issued *out)
+    const struct ca_issue_req *req, const char *sn, const char *actor,
+    struct ca_issued *out)
 {
-	X509_NAME *fallback = NULL, *filtered = NULL;
+	X509_NAME *filtered = NULL;
 	enum ca_key_type kt;
 	int r, attempt;
 
 	memset(out, 0, sizeof(*out));
-	if ((r = req_check(ca, req)) != 0)
+	if (req != NULL && (r = req_check(ca, req)) != 0)
 		return r;
 	if (ca->key == NULL) {
 		ca_seterr(ca, "the CA key is not unlocked");
@@ -1198,19 +1365,11 @@ issue_common(struct ca *ca, EVP_PKEY *pub, const X509_NAME *subject,
 	    (r = ca_csr_filter_subject(subject, &filtered, ca->err,
 	         sizeof(ca->err))) != 0)
 		return r;
-	if (filtered == NULL || X509_NAME_entry_count(filtered) == 0) {
-		/* No usable subject: name the operator and the unit. */
-		if ((r = default_subject(ca, req, &fallback)) != 0)
-			goto out;
-		subject = fallback;
-	} else
-		subject = filtered;
 	for (attempt = 0;; attempt++) {
 		if ((r = store_begin(ca->st, STORE_TX_WRITE)) != 0)
 			r = store_fail(ca, r, "starting a transaction");
-		else if ((r = issue_in_tx(ca, pub, subject, req, NULL, out)) ==
-		        0 &&
-		    (r = store_notify(ca->st)) == 0 &&
+		else if ((r = issue_tx(ca, pub, filtered, req, sn, actor,
+		              out)) == 0 &&
 		    (r = store_commit(ca->st)) != 0)
 			r = store_fail(ca, r, "committing the issuance");
 		store_rollback(ca->st);
@@ -1221,8 +1380,6 @@ issue_common(struct ca *ca, EVP_PKEY *pub, const X509_NAME *subject,
 			break;
 		busy_wait(attempt);
 	}
-out:
-	X509_NAME_free(fallback);
 	X509_NAME_free(filtered);
 	ERR_clear_error();
 	return r;
@@ -1233,14 +1390,14 @@ ca_issue(struct ca *ca, const struct ca_csr *csr,
     const struct ca_issue_req *req, struct ca_issued *out)
 {
 	return issue_common(ca, ca_csr_pubkey(csr), ca_csr_subject(csr), req,
-	    out);
+	    NULL, req->actor, out);
 }
 
 int
 ca_issue_key(struct ca *ca, EVP_PKEY *pub, const X509_NAME *subject,
     const struct ca_issue_req *req, struct ca_issued *out)
 {
-	return issue_common(ca, pub, subject, req, out);
+	return issue_common(ca, pub, subject, req, NULL, req->actor, out);
 }
 
 /* ---- revoking ---- */
@@ -1331,109 +1488,19 @@ ca_revoke(struct ca *ca, const char *serial, int reason, const char *actor,
 	return r;
 }
 
-static int
-reissue_in_tx(struct ca *ca, const char *sn, const struct ca_csr *csr,
-    const char *actor, struct ca_issued *out)
-{
-	struct store_res *res = NULL;
-	struct ca_issue_req req;
-	enum ca_profile prof;
-	const X509_NAME *subject;
-	X509_NAME *fallback = NULL;
-	char ev[33], *detail = NULL;
-	int r;
-
-	if ((r = store_exec(ca->st, &res,
-	         "SELECT unit_id, operator, profile, status FROM certs"
-	         " WHERE serial = ? FOR UPDATE",
-	         "t", sn)) != 0) {
-		r = store_fail(ca, r, "looking up the certificate");
-		goto out;
-	}
-	if (store_res_rows(res) == 0) {
-		ca_seterr(ca, "no certificate with serial %s", sn);
-		r = UK_ERR_CERT_NOT_FOUND;
-		goto out;
-	}
-	if (strcmp(store_res_text(res, 0, 3), "active") != 0) {
-		ca_seterr(ca, "certificate %s is already revoked", sn);
-		r = UK_ERR_CERT_ALREADY_REVOKED;
-		goto out;
-	}
-	if (store_res_isnull(res, 0, 0) || store_res_isnull(res, 0, 1) ||
-	    ca_profile_parse(store_res_text(res, 0, 2), &prof) != 0) {
-		ca_seterr(ca, "certificate %s belongs to no unit and operator",
-		    sn);
-		r = UK_ERR_USAGE;
-		goto out;
-	}
-	memset(&req, 0, sizeof(req));
-	req.unit = store_res_text(res, 0, 0);
-	req.operator= store_res_text(res, 0, 1);
-	req.profile = prof;
-	req.actor = actor;
-	if ((r = revoke_in_tx(ca, sn, CA_REASON_SUPERSEDED, actor, ev)) != 0)
-		goto out;
-	subject = ca_csr_subject(csr);
-	if (X509_NAME_entry_count(subject) == 0) {
-		if ((r = default_subject(ca, &req, &fallback)) != 0)
-			goto out;
-		subject = fallback;
-	}
-	if ((r = issue_in_tx(ca, ca_csr_pubkey(csr), subject, &req, sn, out)) !=
-	    0)
-		goto out;
-	r = UK_ERR_NOMEM;
-	if ((detail = detail_json("replaces", sn, "unit", req.unit, "operator",
-	         req.operator, NULL)) == NULL)
-		goto out;
-	if ((r = audit_append(ca->st, "cert.reissue", actor ? actor : "ca",
-	         out->serial, detail, NULL)) != 0) {
-		r = store_fail(ca, r, "auditing the reissue");
-		goto out;
-	}
-	r = 0;
-out:
-	X509_NAME_free(fallback);
-	free(detail);
-	store_res_free(res);
-	return r;
-}
-
 int
 ca_reissue(struct ca *ca, const char *serial, const struct ca_csr *csr,
     const char *actor, struct ca_issued *out)
 {
 	char sn[CA_SERIAL_HEX_MAX];
-	int r, attempt;
 
 	memset(out, 0, sizeof(*out));
 	if (ca_serial_normalise(serial, sn) != 0) {
 		ca_seterr(ca, "not a certificate serial (hex)");
 		return UK_ERR_INPUT;
 	}
-	if (ca->key == NULL) {
-		ca_seterr(ca, "the CA key is not unlocked");
-		return UK_ERR_CA_KEY;
-	}
-	if ((r = ca_csr_check_key(ca_csr_pubkey(csr), ca->cfg.min_rsa_bits,
-	         NULL, ca->err, sizeof(ca->err))) != 0)
-		return r;
-	for (attempt = 0;; attempt++) {
-		if ((r = store_begin(ca->st, STORE_TX_WRITE)) != 0)
-			r = store_fail(ca, r, "starting a transaction");
-		else if ((r = reissue_in_tx(ca, sn, csr, actor, out)) == 0 &&
-		    (r = store_commit(ca->st)) != 0)
-			r = store_fail(ca, r, "committing the reissue");
-		store_rollback(ca->st);
-		if (r == 0)
-			break;
-		ca_issued_clear(out);
-		if (r != UK_ERR_STORE_BUSY || attempt >= CA_BUSY_RETRIES)
-			break;
-		busy_wait(attempt);
-	}
-	return r;
+	return issue_common(ca, ca_csr_pubkey(csr), ca_csr_subject(csr), NULL,
+	    sn, actor, out);
 }
 
 /* ---- CRL ---- */

@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "certs/verify.h" /* CA_SM2_DEFAULT_ID */
 #include "common/secret.h"
 #include "common/store.h"
 
@@ -34,10 +35,6 @@
 /* Longest serial as text: 20 octets as uppercase hex, and a NUL. Serials we
  * issue are 16 octets (32 characters). */
 #define CA_SERIAL_HEX_MAX 41
-
-/* The SM2 distinguishing ID set on every SM2-signed certificate, CSR and CRL
- * (GM/T 0009). The same text as certs/verify.h. */
-#define CA_SM2_DEFAULT_ID "1234567812345678"
 
 /* Longest unit id and operator name accepted (bytes). */
 #define CA_UNIT_MAX 64

@@ -11,6 +11,7 @@
 #include <openssl/x509v3.h>
 
 #include "certs/ca_crl.h"
+#include "common/b64.h"
 #include "common/errors.h"
 
 /*
@@ -67,18 +68,6 @@ der_hdr(unsigned char *p, unsigned char tag, size_t len)
 	return p;
 }
 
-static int
-hexv(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* Fills e from the store's values. */
 static int
 rev_fill(struct rev *e, const struct ca_crl_entry *in)
@@ -87,24 +76,18 @@ rev_fill(struct rev *e, const struct ca_crl_entry *in)
 	size_t hl, i, n = 0, start = 0;
 	time_t t = (time_t)in->revoked_at;
 	struct tm tm;
-	char tb[64];
-	int h, l, year;
+	char tb[64], hx[42];
+	int year;
 
 	if (in->serial == NULL || (hl = strlen(in->serial)) == 0 || hl > 40)
 		return UK_ERR_INPUT;
-	i = 0;
-	if (hl % 2 == 1) {
-		if ((l = hexv(in->serial[0])) < 0)
-			return UK_ERR_INPUT;
-		b[n++] = (unsigned char)l;
-		i = 1;
-	}
-	for (; i < hl; i += 2) {
-		if ((h = hexv(in->serial[i])) < 0 ||
-		    (l = hexv(in->serial[i + 1])) < 0)
-			return UK_ERR_INPUT;
-		b[n++] = (unsigned char)(h << 4 | l);
-	}
+	/* An odd count of digits has an implied leading zero. */
+	hx[0] = '0';
+	memcpy(hx + 1, in->serial, hl);
+	i = hl % 2 == 1 ? 0 : 1;
+	n = (hl + 1) / 2;
+	if (hex_decode(hx + i, hl + 1 - i, b) != 0)
+		return UK_ERR_INPUT;
 	while (start < n && b[start] == 0)
 		start++;
 	if (start == n)

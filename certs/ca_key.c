@@ -22,6 +22,7 @@
 #include <p11-kit/pkcs11.h>
 
 #include "certs/ca_key.h"
+#include "common/b64.h"
 #include "common/errors.h"
 #include "common/fileio.h"
 #include "common/rnd.h"
@@ -82,37 +83,24 @@ ca_p11_uri_free(struct ca_p11_uri *u)
 	free(u);
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decodes s[0..len) into a new NUL-terminated buffer. */
 static int
 pct_decode(const char *s, size_t len, unsigned char **out, size_t *outlen)
 {
 	unsigned char *b;
 	size_t i, n = 0;
-	int h, l;
 
 	*out = NULL;
 	if ((b = malloc(len + 1)) == NULL)
 		return UK_ERR_NOMEM;
 	for (i = 0; i < len; i++) {
 		if (s[i] == '%') {
-			if (i + 2 >= len || (h = hexval(s[i + 1])) < 0 ||
-			    (l = hexval(s[i + 2])) < 0) {
+			if (i + 2 >= len ||
+			    hex_decode(s + i + 1, 2, b + n) != 0) {
 				free(b);
 				return UK_ERR_USAGE;
 			}
-			b[n++] = (unsigned char)(h << 4 | l);
+			n++;
 			i += 2;
 		} else
 			b[n++] = (unsigned char)s[i];
@@ -714,7 +702,8 @@ ca_cert_set_sm2_id(X509 *x)
 	ASN1_OCTET_STRING *id;
 	int nid = X509_get_signature_nid(x);
 
-	if (nid != NID_SM2_with_SM3)
+	/* An ID already set (a verifier's own) is kept. */
+	if (nid != NID_SM2_with_SM3 || X509_get0_distinguishing_id(x) != NULL)
 		return 0;
 	if ((id = ASN1_OCTET_STRING_new()) == NULL)
 		return UK_ERR_NOMEM;

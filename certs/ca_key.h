@@ -139,8 +139,9 @@ int ca_key_sign_data(const struct ca_key *k, const unsigned char *data,
     size_t len, unsigned char **sig, size_t *siglen);
 
 /* Sets the SM2 distinguishing ID CA_SM2_DEFAULT_ID on x when it is signed
- * with SM2 (so that OpenSSL verifies it correctly). Returns 0 or
- * UK_ERR_NOMEM. */
+ * with SM2 and has none yet (OpenSSL 3 verifies an SM2-signed certificate
+ * only with the ID set on it); the CA and the verifier both use it. Returns
+ * 0 or UK_ERR_NOMEM. */
 int ca_cert_set_sm2_id(X509 *x);
 
 #endif

@@ -24,6 +24,7 @@
 #include <openssl/x509v3.h>
 
 #include "certs/ocsp.h"
+#include "certs/verify.h"
 #include "common/b64.h"
 #include "common/errors.h"
 #include "common/log.h"
@@ -40,7 +41,6 @@
 #define MAX_B64 (((CA_OCSP_MAX_REQ_BYTES + 2) / 3) * 4)
 #define FIRST_BUCKETS 256
 /* SM2 signatures use the default distinguishing ID of GM/T 0009-2012. */
-#define SM2_DEFAULT_ID "1234567812345678"
 
 /* The issuing CA's CertID hashes for one digest. */
 struct issuer_hash {
@@ -81,7 +81,15 @@ struct ca_ocsp {
 	uint64_t gen; /* bumped whenever the cache is emptied */
 	uint64_t seed;
 	atomic_ulong requests;
+	/* The signer's own state, under store_lock: its status is read from
+	 * the store again after every change there. */
+	char *signer_serial; /* hex, as the store keeps it */
+	int signer_stale;    /* 1: read its status again */
+	int signer_revoked;
+	int signer_logged; /* the state last logged: enum signer_state */
 };
+
+enum signer_state { SIGNER_USABLE = 0, SIGNER_REVOKED, SIGNER_EXPIRED };
 
 /* What answering one request did, for the HTTP layer and the log. */
 struct answer {
@@ -269,6 +277,7 @@ check_changes(struct ca_ocsp *o)
 	r = store_changed(o->st);
 	if (r != 0) {
 		/* On failure we cannot know: answer from the store. */
+		o->signer_stale = 1;
 		pthread_mutex_lock(&o->cache_lock);
 		cache_clear_locked(o);
 		pthread_mutex_unlock(&o->cache_lock);
@@ -280,6 +289,64 @@ check_changes(struct ca_ocsp *o)
 		return -r;
 	}
 	return 0;
+}
+
+/* Whether the responder may sign: its own certificate neither revoked in
+ * the store nor outside its validity. Logs an error each time that changes.
+ * Returns 0 (usable), 1 (not usable: answer tryLater) or a store error. */
+static int
+signer_check(struct ca_ocsp *o, time_t now)
+{
+	struct store_res *res = NULL;
+	enum signer_state state = SIGNER_USABLE;
+	const char *s;
+	int r;
+
+	pthread_mutex_lock(&o->store_lock);
+	if (o->signer_stale) {
+		if ((r = store_exec(o->st, &res,
+		         "SELECT status FROM certs WHERE serial = ?", "t",
+		         o->signer_serial)) != 0) {
+			uk_log(UK_LOG_ERROR,
+			    "ocsp: signer status lookup failed: %s",
+			    store_last_error(o->st));
+			goto out;
+		}
+		/* Only a stored revocation counts: a signer the store does
+		 * not list is judged on its validity alone. */
+		s = store_res_text(res, 0, 0);
+		o->signer_revoked = s != NULL && strcmp(s, "active") != 0;
+		o->signer_stale = 0;
+	}
+	if (o->signer_revoked)
+		state = SIGNER_REVOKED;
+	else if (X509_cmp_time(X509_get0_notAfter(o->signer), &now) <= 0 ||
+	    X509_cmp_time(X509_get0_notBefore(o->signer), &now) > 0)
+		state = SIGNER_EXPIRED;
+	if ((int)state != o->signer_logged) {
+		if (state == SIGNER_REVOKED)
+			uk_log_err(UK_ERR_CERT_REVOKED,
+			    "ocsp: the OCSP signer certificate %s is revoked;"
+			    " answering tryLater until it is replaced",
+			    o->signer_serial);
+		else if (state == SIGNER_EXPIRED)
+			uk_log_err(UK_ERR_CERT_EXPIRED,
+			    "ocsp: the OCSP signer certificate %s is not valid"
+			    " now; answering tryLater until it is replaced",
+			    o->signer_serial);
+		else
+			uk_log(UK_LOG_INFO,
+			    "ocsp: the OCSP signer certificate %s is usable"
+			    " again",
+			    o->signer_serial);
+		o->signer_logged = (int)state;
+	}
+	r = state == SIGNER_USABLE ? 0 : 1;
+out:
+	pthread_mutex_unlock(&o->store_lock);
+	store_res_free(res);
+	ERR_clear_error();
+	return r;
 }
 
 /* 1 when cid names our issuing CA (name and key hash with a known digest). */
@@ -393,8 +460,8 @@ sign_encode(struct ca_ocsp *o, OCSP_BASICRESP *bs, unsigned char **der,
 	}
 	if (o->sm2) {
 		if ((pctx = EVP_PKEY_CTX_new(o->key, NULL)) == NULL ||
-		    EVP_PKEY_CTX_set1_id(pctx, SM2_DEFAULT_ID,
-		        strlen(SM2_DEFAULT_ID)) <= 0)
+		    EVP_PKEY_CTX_set1_id(pctx, CA_SM2_DEFAULT_ID,
+		        strlen(CA_SM2_DEFAULT_ID)) <= 0)
 			goto out;
 		EVP_MD_CTX_set_pkey_ctx(mctx, pctx);
 	}
@@ -554,6 +621,16 @@ respond(struct ca_ocsp *o, const unsigned char *reqder, size_t reqlen,
 		goto malformed;
 	if ((r = check_changes(o)) != 0)
 		goto error;
+	/* Never sign (nor serve what was signed) with a revoked or expired
+	 * signer. */
+	if ((r = signer_check(o, now)) < 0 || r > 1)
+		goto error;
+	if (r == 1) {
+		a->status = "trylater";
+		r = copy_out(resp_trylater, sizeof(resp_trylater), resp,
+		    resplen);
+		goto out;
+	}
 	if (n == 1) {
 		/* The cache key: the CertID exactly as asked (the response
 		 * repeats it). Nonces are not part of it: not echoed. */
@@ -697,6 +774,18 @@ ca_ocsp_new(struct store *st, X509 *issuer, X509 *signer, EVP_PKEY *signer_key,
 	if (!X509_up_ref(signer))
 		goto out;
 	o->signer = signer;
+	{
+		BIGNUM *bn =
+		    ASN1_INTEGER_to_BN(X509_get0_serialNumber(signer), NULL);
+
+		o->signer_serial = bn != NULL ? BN_bn2hex(bn) : NULL;
+		BN_free(bn);
+		if (o->signer_serial == NULL) {
+			r = UK_ERR_NOMEM;
+			goto out;
+		}
+		o->signer_stale = 1;
+	}
 	if (!EVP_PKEY_up_ref(signer_key))
 		goto out;
 	o->key = signer_key;
@@ -756,6 +845,7 @@ out:
 	if (o != NULL) {
 		X509_free(o->issuer);
 		X509_free(o->signer);
+		OPENSSL_free(o->signer_serial);
 		EVP_PKEY_free(o->key);
 		free(o->buckets);
 		if (locks > 1)
@@ -781,6 +871,7 @@ ca_ocsp_free(struct ca_ocsp *o)
 	pthread_mutex_destroy(&o->store_lock);
 	X509_free(o->issuer);
 	X509_free(o->signer);
+	OPENSSL_free(o->signer_serial);
 	EVP_PKEY_free(o->key);
 	free(o);
 }

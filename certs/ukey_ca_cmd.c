@@ -20,6 +20,7 @@
 #include "certs/ocsp.h"
 #include "certs/ukey_ca.h"
 #include "certs/verify.h"
+#include "common/b64.h"
 #include "common/errors.h"
 #include "common/fileio.h"
 #include "common/log.h"
@@ -378,9 +379,10 @@ ukca_cmd_init(struct ukca_ctx *ctx, int argc, char **argv)
 	printf("key_type: %s\n", ca_key_type_name(ca_key_type(ca)));
 	printf("key_ref: %s\n", ca_key_ref(ca));
 	if (X509_digest(ca_root_cert(ca), EVP_sha256(), md, &mdlen)) {
-		for (i = 0; i < mdlen; i++)
-			snprintf(fp + 3 * i, 4, "%02X%s", md[i],
-			    i + 1 < mdlen ? ":" : "");
+		for (i = 0; i < mdlen; i++) {
+			hex_encode_upper(md + i, 1, fp + 3 * i);
+			fp[3 * i + 2] = i + 1 < mdlen ? ':' : '\0';
+		}
 		printf("root_sha256: %s\n", fp);
 	}
 	if (ASN1_TIME_to_tm(X509_get0_notAfter(ca_issuing_cert(ca)), &tm))
@@ -788,7 +790,6 @@ ukca_cmd_show(struct ukca_ctx *ctx, int argc, char **argv)
 	struct store *st = NULL;
 	struct ca *ca = NULL;
 	const char *serial = NULL, *out = NULL;
-	const unsigned char *p;
 	json_t *o = NULL;
 	X509 *x = NULL;
 	char *pem = NULL, t[32];
@@ -822,8 +823,8 @@ ukca_cmd_show(struct ukca_ctx *ctx, int argc, char **argv)
 		ex = ukca_fail(r, ca_errmsg(ca));
 		goto out;
 	}
-	p = e->der;
-	if ((x = d2i_X509(NULL, &p, (long)e->der_len)) == NULL ||
+	if (e->der == NULL || e->der_len == 0 || e->der[0] != 0x30 ||
+	    ca_parse_cert(e->der, e->der_len, &x, NULL, 0) != 0 ||
 	    cert_pem(x, &pem, &len) != 0) {
 		ex = ukca_fail(UK_ERR_CERT_MALFORMED, "the stored DER");
 		goto out;

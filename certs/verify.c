@@ -14,6 +14,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "certs/ca_key.h"
 #include "certs/verify.h"
 #include "certs/verify_int.h"
 #include "certs/verify_ocsp.h"
@@ -650,29 +651,6 @@ check_purpose(enum ca_purpose p, X509 *x, char *err, size_t errlen)
 }
 
 /*
- * SM2 distinguishing IDs: OpenSSL 3.0 verifies an SM2-signed certificate
- * only with the ID set on it.
- */
-static int
-set_sm2_id(X509 *x)
-{
-	ASN1_OCTET_STRING *id;
-
-	if (X509_get_signature_nid(x) != NID_SM2_with_SM3 ||
-	    X509_get0_distinguishing_id(x) != NULL)
-		return 0;
-	if ((id = ASN1_OCTET_STRING_new()) == NULL)
-		return UK_ERR_NOMEM;
-	if (!ASN1_OCTET_STRING_set(id, (const unsigned char *)CA_SM2_DEFAULT_ID,
-	        (int)strlen(CA_SM2_DEFAULT_ID))) {
-		ASN1_OCTET_STRING_free(id);
-		return UK_ERR_NOMEM;
-	}
-	X509_set0_distinguishing_id(x, id); /* transferred */
-	return 0;
-}
-
-/*
  * Construction and configuration.
  */
 
@@ -764,7 +742,7 @@ ca_verifier_add_cert(struct ca_verifier *v, enum ca_load what, X509 *x)
 	}
 	o = &v->owned[v->nowned];
 	o->ca_ok = ca_rules(x, NULL, 0);
-	if ((r = set_sm2_id(x)) != 0 ||
+	if ((r = ca_cert_set_sm2_id(x)) != 0 ||
 	    (r = hash_cert(v->sha256, x, o->h)) != 0)
 		return r;
 	if (what == CA_LOAD_ANCHORS) {
@@ -1432,7 +1410,7 @@ ca_verify(struct ca_verifier *v, X509 *leaf, STACK_OF(X509) * extra,
 		goto out;
 	}
 
-	if ((r = set_sm2_id(leaf)) != 0)
+	if ((r = ca_cert_set_sm2_id(leaf)) != 0)
 		goto out;
 	untrusted = v->intermediates;
 	if (sk_X509_num(extra) > 0) {
@@ -1441,7 +1419,8 @@ ca_verify(struct ca_verifier *v, X509 *leaf, STACK_OF(X509) * extra,
 			goto out;
 		}
 		for (i = 0; i < sk_X509_num(extra); i++) {
-			if ((r = set_sm2_id(sk_X509_value(extra, i))) != 0)
+			if ((r = ca_cert_set_sm2_id(sk_X509_value(extra, i))) !=
+			    0)
 				goto out;
 			if (!sk_X509_push(merged, sk_X509_value(extra, i))) {
 				r = UK_ERR_NOMEM;

@@ -8,6 +8,7 @@
 #include <openssl/rand.h>
 
 #include "common/audit.h"
+#include "common/b64.h"
 #include "common/errors.h"
 #include "common/store.h"
 
@@ -44,9 +45,8 @@ audit_hash(const char *prev, const char *at, const char *event_id,
     const char *event, const char *actor, const char *subject,
     const char *detail, char out[65])
 {
-	static const char digits[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0, i;
+	unsigned int mdlen = 0;
 	EVP_MD_CTX *ctx = NULL;
 	int ok, r = UK_ERR_INTERNAL;
 
@@ -65,11 +65,7 @@ audit_hash(const char *prev, const char *at, const char *event_id,
 	ok &= EVP_DigestFinal_ex(ctx, md, &mdlen);
 	if (ok != 1 || mdlen != 32)
 		goto out;
-	for (i = 0; i < mdlen; i++) {
-		out[2 * i] = digits[md[i] >> 4];
-		out[2 * i + 1] = digits[md[i] & 0xf];
-	}
-	out[64] = '\0';
+	hex_encode(md, mdlen, out);
 	r = 0;
 out:
 	EVP_MD_CTX_free(ctx);
@@ -80,14 +76,12 @@ int
 audit_append(struct store *st, const char *event, const char *actor,
     const char *subject, const char *detail, char event_id[33])
 {
-	static const char digits[] = "0123456789ABCDEF";
 	struct store_res *res = NULL;
 	unsigned char rnd[16];
 	char id[33], prev[65], hash[65], at[24];
 	const char *last;
 	int64_t now;
 	int own_tx = 0, r = UK_ERR_INTERNAL;
-	size_t i;
 
 	if (event_id != NULL)
 		event_id[0] = '\0';
@@ -110,11 +104,7 @@ audit_append(struct store *st, const char *event, const char *actor,
 		r = UK_ERR_INTERNAL;
 		goto out;
 	}
-	for (i = 0; i < sizeof(rnd); i++) {
-		id[2 * i] = digits[rnd[i] >> 4];
-		id[2 * i + 1] = digits[rnd[i] & 0xf];
-	}
-	id[32] = '\0';
+	hex_encode_upper(rnd, sizeof(rnd), id);
 	if ((r = store_exec(st, &res,
 	         "SELECT hash FROM audit ORDER BY seq DESC LIMIT 1", "")) != 0)
 		goto out;

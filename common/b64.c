@@ -1,4 +1,4 @@
-/* common/b64.c: base64 and base64url encoding and strict decoding. */
+/* common/b64.c: base64, base64url and hex encoding and strict decoding. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,15 +110,56 @@ b64_decode(const char *in, size_t maxlen, int url, unsigned char **out,
 	return 0;
 }
 
-void
-hex_encode(const unsigned char *in, size_t len, char *out)
+static void
+hex_encode_digits(const unsigned char *in, size_t len, char *out,
+    const char *digits)
 {
-	static const char h[] = "0123456789abcdef";
 	size_t i;
 
 	for (i = 0; i < len; i++) {
-		out[2 * i] = h[in[i] >> 4];
-		out[2 * i + 1] = h[in[i] & 15];
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
 	}
 	out[2 * len] = '\0';
+}
+
+void
+hex_encode(const unsigned char *in, size_t len, char *out)
+{
+	hex_encode_digits(in, len, out, "0123456789abcdef");
+}
+
+void
+hex_encode_upper(const unsigned char *in, size_t len, char *out)
+{
+	hex_encode_digits(in, len, out, "0123456789ABCDEF");
+}
+
+static int
+hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+hex_decode(const char *in, size_t len, unsigned char *out)
+{
+	size_t i;
+	int h, l;
+
+	if (len % 2 != 0)
+		return UK_ERR_INPUT;
+	for (i = 0; i < len / 2; i++) {
+		if ((h = hex_digit((unsigned char)in[2 * i])) < 0 ||
+		    (l = hex_digit((unsigned char)in[2 * i + 1])) < 0)
+			return UK_ERR_INPUT;
+		out[i] = (unsigned char)(h << 4 | l);
+	}
+	return 0;
 }

@@ -1,4 +1,4 @@
-/* common/b64.h: base64 and base64url encoding and strict decoding. */
+/* common/b64.h: base64, base64url and hex encoding and strict decoding. */
 #ifndef UK_B64_H
 #define UK_B64_H
 
@@ -19,5 +19,13 @@ int b64_decode(const char *in, size_t maxlen, int url, unsigned char **out,
 
 /* Lowercase hex of len bytes into out, which must hold 2 * len + 1. */
 void hex_encode(const unsigned char *in, size_t len, char *out);
+
+/* As hex_encode, in uppercase. */
+void hex_encode_upper(const unsigned char *in, size_t len, char *out);
+
+/* Decodes len hex digits of in (either case; len even, no NUL needed) into
+ * out, which must hold len / 2 bytes. Returns 0, or UK_ERR_INPUT for an odd
+ * len or a non-hex character (out is then partly written). */
+int hex_decode(const char *in, size_t len, unsigned char *out);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include <libpq-fe.h>
 
+#include "common/b64.h"
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/store.h"
@@ -293,36 +294,18 @@ pg_rollback(struct store *st)
 		PQclear(PQexec(pg->conn, "ROLLBACK"));
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Returns "\x" followed by the hex of p[0..len), NUL-terminated; NULL when
  * out of memory. The caller frees it. */
 static char *
 pg_hex(const unsigned char *p, size_t len)
 {
-	static const char digits[] = "0123456789abcdef";
 	char *s;
-	size_t i;
 
 	if (len > (SIZE_MAX - 3) / 2 || (s = malloc(2 * len + 3)) == NULL)
 		return NULL;
 	s[0] = '\\';
 	s[1] = 'x';
-	for (i = 0; i < len; i++) {
-		s[2 + 2 * i] = digits[p[i] >> 4];
-		s[3 + 2 * i] = digits[p[i] & 0xf];
-	}
-	s[2 + 2 * len] = '\0';
+	hex_encode(p, len, s + 2);
 	return s;
 }
 
@@ -332,9 +315,8 @@ pg_copy_cell(struct store *st, const PGresult *pres, int row, int col,
     struct store_res *res)
 {
 	const char *v = PQgetvalue(pres, row, col);
-	size_t len = (size_t)PQgetlength(pres, row, col), i;
+	size_t len = (size_t)PQgetlength(pres, row, col);
 	unsigned char *dst;
-	int hi, lo;
 
 	if (PQftype(pres, col) != PG_BYTEAOID) {
 		if ((dst = store_res_cell(res, (size_t)row, (size_t)col,
@@ -350,14 +332,9 @@ pg_copy_cell(struct store *st, const PGresult *pres, int row, int col,
 	if ((dst = store_res_cell(res, (size_t)row, (size_t)col,
 	         (len - 2) / 2)) == NULL)
 		goto nomem;
-	for (i = 0; i < (len - 2) / 2; i++) {
-		hi = hexval((unsigned char)v[2 + 2 * i]);
-		lo = hexval((unsigned char)v[3 + 2 * i]);
-		if (hi < 0 || lo < 0) {
-			store_set_error(st, "bad hex in bytea value");
-			return UK_ERR_STORE_QUERY;
-		}
-		dst[i] = (unsigned char)(hi << 4 | lo);
+	if (hex_decode(v + 2, len - 2, dst) != 0) {
+		store_set_error(st, "bad hex in bytea value");
+		return UK_ERR_STORE_QUERY;
 	}
 	return 0;
 nomem:

@@ -321,6 +321,14 @@ check_match "reissue of a revoked certificate: UK-3012" "UK-3012" "$(cat "$T/err
 check_eq "cert.reissue audited with the old serial" 1 \
     "$(rows "SELECT COUNT(*) FROM audit WHERE event = 'cert.reissue' AND subject = '$S4' AND detail LIKE '%$S2%'")"
 check_fail "failed reissue writes nothing" test -e "$T/op5.pem"
+# The key of S1 (revoked above) is never certified again for its unit.
+ca issue --csr "$T/op1.csr" --unit U001 --operator zhangsan --out "$T/op1b.pem" --pass-fd 3 3<"$T/pass"
+check_match "issue with a revoked key: UK-3003" "UK-3003" "$(cat "$T/err")"
+check_match "... telling to make a new key" "this key was revoked; generate a new key on the UKey" "$(cat "$T/err")"
+check_fail "refused issue writes nothing" test -e "$T/op1b.pem"
+ca reissue --serial "$S4" --csr "$T/op1.csr" --out "$T/op1c.pem" --pass-fd 3 3<"$T/pass"
+check_match "reissue with a revoked key: UK-3003" "UK-3003" "$(cat "$T/err")"
+check_eq "refused reissue changes nothing" "active" "$(rows "SELECT status FROM certs WHERE serial = '$S4'")"
 csr_ec r1 "/CN=Wang Wu"
 ca issue --csr "$T/r1.csr" --unit U010 --operator wangwu --out "$T/r1.pem" --pass-fd 3 3<"$T/pass"
 SR1=$(field serial)

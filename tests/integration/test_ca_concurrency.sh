@@ -3,7 +3,8 @@
 # limit under concurrent ukey-ca processes, on SQLite and PostgreSQL: ten
 # parallel issues for a unit with one active certificate -> exactly one
 # succeeds; ten for a new unit -> exactly two; five parallel reissues of one
-# certificate -> exactly one.
+# certificate -> exactly one; six parallel crl runs -> six distinct,
+# consecutive CRL numbers.
 set -u
 ROOT=${UKEY_ROOT:-$(pwd)}
 . "$ROOT/tests/lib/tap.sh"
@@ -92,6 +93,16 @@ backend() {
 	ok=$(race "$name-c" 5 -d "$db" reissue --serial "$first" --csr "$T/leaf.csr")
 	check_eq "$name: 5 parallel reissues of one certificate: exactly one succeeds" 1 "$ok"
 	check_eq "$name: the others fail with UK-3012 only" "UK-3012 " "$(codes "$name-c")"
+	ok=$(race "$name-crl" 6 -d "$db" crl)
+	check_eq "$name: 6 parallel crl runs all succeed" 6 "$ok"
+	for k in 1 2 3 4 5 6; do
+		openssl crl -noout -crlnumber -in "$T/$name-crl.out.$k" 2>/dev/null |
+		    sed -n 's/^crlNumber=0x//p'
+	done | while read -r h; do printf '%d\n' "0x$h"; done | sort -n >"$T/$name.crlnums"
+	check_eq "$name: 6 CRL numbers read" 6 "$(wc -l <"$T/$name.crlnums" | tr -d ' ')"
+	check_eq "$name: the 6 CRL numbers are distinct" 6 "$(sort -u "$T/$name.crlnums" | wc -l | tr -d ' ')"
+	check_eq "$name: the 6 CRL numbers are consecutive" 5 \
+	    "$(($(tail -n 1 "$T/$name.crlnums") - $(head -n 1 "$T/$name.crlnums")))"
 	"$CA" -d "$db" list --unit UC --json >"$T/$name.uc.json"
 	check_eq "$name: UC still has 2 active, 1 revoked" "2 1" \
 	    "$(python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); print(sum(r["status"]=="active" for r in a), sum(r["status"]=="revoked" for r in a))' "$T/$name.uc.json")"

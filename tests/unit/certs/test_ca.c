@@ -1,5 +1,6 @@
 /* tests/unit/certs/test_ca.c: the CA library on SQLite and PostgreSQL: init, profiles, unit limit, revoke, reissue, CRL. */
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <ftw.h>
 
@@ -155,8 +156,24 @@ rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 	return remove(path);
 }
 
+/* A new P-256 key (caller frees). */
+static EVP_PKEY *
+new_key(void)
+{
+	EVP_PKEY_CTX *kctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	EVP_PKEY *k = NULL;
+
+	assert_non_null(kctx);
+	assert_int_equal(EVP_PKEY_keygen_init(kctx), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_group_name(kctx, "P-256"), 1);
+	assert_int_equal(EVP_PKEY_keygen(kctx, &k), 1);
+	EVP_PKEY_CTX_free(kctx);
+	return k;
+}
+
 static int
-issue(struct fixture *f, const char *unit, struct ca_issued *out)
+issue_with(struct fixture *f, const char *unit, EVP_PKEY *k,
+    struct ca_issued *out)
 {
 	struct ca_issue_req req;
 
@@ -164,7 +181,13 @@ issue(struct fixture *f, const char *unit, struct ca_issued *out)
 	req.unit = unit;
 	req.operator= "op-1";
 	req.actor = "test";
-	return ca_issue_key(f->ca, leaf_key, NULL, &req, out);
+	return ca_issue_key(f->ca, k, NULL, &req, out);
+}
+
+static int
+issue(struct fixture *f, const char *unit, struct ca_issued *out)
+{
+	return issue_with(f, unit, leaf_key, out);
 }
 
 /* Verifies x against the CA's chain for client authentication. */
@@ -519,9 +542,20 @@ test_unit_limit(void **state)
 	assert_int_equal(ca_revoke(f->ca, a.serial, CA_REASON_KEY_COMPROMISE,
 	                     "test", NULL),
 	    0);
-	assert_int_equal(issue(f, "U002", &c), 0);
-	ca_issued_clear(&c);
-	assert_int_equal(issue(f, "U002", &c), UK_ERR_UNIT_CERT_LIMIT);
+	/* ... but never for the revoked key, in any unit. */
+	assert_int_equal(issue(f, "U002", &c), UK_ERR_CSR_KEY);
+	assert_non_null(strstr(ca_errmsg(f->ca),
+	    "this key was revoked; generate a new key on the UKey"));
+	assert_null(c.cert);
+	{
+		EVP_PKEY *k2 = new_key();
+
+		assert_int_equal(issue_with(f, "U002", k2, &c), 0);
+		ca_issued_clear(&c);
+		assert_int_equal(issue_with(f, "U002", k2, &c),
+		    UK_ERR_UNIT_CERT_LIMIT);
+		EVP_PKEY_free(k2);
+	}
 	/* Bad requests. */
 	{
 		struct ca_issue_req req;
@@ -541,6 +575,125 @@ test_unit_limit(void **state)
 	}
 	ca_issued_clear(&a);
 	ca_issued_clear(&b);
+}
+
+/* Expired certificates do not count toward the two-per-unit limit. */
+static void
+test_unit_limit_expired(void **state)
+{
+	struct fixture *f = *state;
+	struct ca_issued a, b, c;
+
+	assert_int_equal(issue(f, "U010", &a), 0);
+	assert_int_equal(issue(f, "U010", &b), 0);
+	/* Both still valid: a third is refused. */
+	assert_int_equal(issue(f, "U010", &c), UK_ERR_UNIT_CERT_LIMIT);
+	assert_null(c.cert);
+	assert_int_equal(store_exec(f->st, NULL,
+	                     "UPDATE certs SET not_after = ? WHERE unit_id = ?",
+	                     "it", (int64_t)(time(NULL) - 3600), "U010"),
+	    0);
+	assert_int_equal(store_changes(f->st), 2);
+	assert_int_equal(issue(f, "U010", &c), 0);
+	assert_non_null(c.cert);
+	ca_issued_clear(&c);
+	ca_issued_clear(&a);
+	ca_issued_clear(&b);
+}
+
+/* Waits up to ms milliseconds for pid; returns 1 when it ended (status in
+ * *st), 0 when it is still running. */
+static int
+wait_ms(pid_t pid, int ms, int *st)
+{
+	struct timespec ts = { 0, 10 * 1000000L };
+	int i;
+
+	for (i = 0; i < ms / 10; i++) {
+		if (waitpid(pid, st, WNOHANG) == pid)
+			return 1;
+		nanosleep(&ts, NULL);
+	}
+	return waitpid(pid, st, WNOHANG) == pid;
+}
+
+/*
+ * The unit lock: while one connection holds a write transaction with the
+ * unit row locked exactly as issue_in_tx does, an issue for that unit on
+ * another connection (another process) waits; it completes once the lock
+ * is released. Fails if BEGIN IMMEDIATE (SQLite) or FOR UPDATE (PostgreSQL)
+ * were dropped: the child would finish at once.
+ */
+static void
+test_unit_lock(void **state)
+{
+	struct fixture *f = *state;
+	struct ca_issued a;
+	pid_t pid;
+	int st = 0, ready[2], go[2];
+	char ch;
+
+	/* The unit row exists from the first issue. */
+	assert_int_equal(issue(f, "U020", &a), 0);
+	ca_issued_clear(&a);
+	/* The child opens its own connection first (opening migrates, which
+	 * needs the write lock on SQLite), then waits for "go". */
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(go), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct store *st2 = NULL;
+		struct ca *ca2 = NULL;
+		struct ca_issue_req req;
+		struct ca_issued out;
+		char c;
+		int r;
+
+		close(ready[0]);
+		close(go[1]);
+		if (store_open(f->loc, &st2) != 0 || ca_open(st2, &ca2) != 0 ||
+		    ca_unlock(ca2, f->pass) != 0)
+			_exit(100);
+		if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(101);
+		memset(&req, 0, sizeof(req));
+		req.unit = "U020";
+		req.operator= "op-2";
+		req.actor = "child";
+		r = ca_issue_key(ca2, leaf_key, NULL, &req, &out);
+		ca_issued_clear(&out);
+		ca_free(ca2);
+		store_close(st2);
+		_exit(r == 0 ? 0 : (r & 0x7f) + 1);
+	}
+	close(ready[1]);
+	close(go[0]);
+	assert_int_equal(read(ready[0], &ch, 1), 1);
+	assert_int_equal(store_begin(f->st, STORE_TX_WRITE), 0);
+	assert_int_equal(store_exec(f->st, NULL,
+	                     "SELECT id FROM units WHERE id = ? FOR UPDATE",
+	                     "t", "U020"),
+	    0);
+	assert_int_equal(write(go[1], "g", 1), 1);
+	close(ready[0]);
+	close(go[1]);
+	/* Still waiting for the lock after 300 ms. */
+	if (wait_ms(pid, 300, &st)) {
+		store_rollback(f->st);
+		fail_msg("the issue did not wait for the unit lock (status %d)",
+		    WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	}
+	store_rollback(f->st);
+	/* Released: the child completes. */
+	assert_true(wait_ms(pid, 20000, &st));
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(count(f,
+	                     "SELECT COUNT(*) FROM certs WHERE unit_id ="
+	                     " 'U020' AND status = 'active'"),
+	    2);
 }
 
 static void
@@ -650,8 +803,12 @@ test_reissue(void **state)
 		BN_free(bn);
 	}
 	ca_csr_free(csr);
-	/* A request whose subject keeps nothing gets CN=operator, OU=unit. */
+	/* A request whose subject keeps nothing gets CN=operator, OU=unit
+	 * (a new key: leaf_key was revoked with a). */
 	{
+		EVP_PKEY *k2 = new_key();
+		struct store_res *res = NULL;
+		char ds[CA_SERIAL_HEX_MAX];
 		X509_REQ *req = X509_REQ_new();
 		X509_NAME *n = X509_NAME_new();
 		unsigned char *der = NULL;
@@ -661,8 +818,8 @@ test_reissue(void **state)
 		X509_NAME_add_entry_by_txt(n, "L", MBSTRING_UTF8,
 		    (const unsigned char *)"Wuhan", -1, -1, 0);
 		X509_REQ_set_subject_name(req, n);
-		X509_REQ_set_pubkey(req, leaf_key);
-		X509_REQ_sign(req, leaf_key, EVP_sha256());
+		X509_REQ_set_pubkey(req, k2);
+		X509_REQ_sign(req, k2, EVP_sha256());
 		len = i2d_X509_REQ(req, &der);
 		assert_int_equal(ca_csr_parse(der, (size_t)len, 2048, &csr, err,
 		                     sizeof(err)),
@@ -672,11 +829,35 @@ test_reissue(void **state)
 		assert_int_equal(ca_show(f->ca, c.serial, &info), 0);
 		assert_string_equal(info->subject, "OU=U005,CN=op-1");
 		ca_cert_info_free(info, 1);
+		snprintf(ds, sizeof(ds), "%s", c.serial);
 		ca_issued_clear(&c);
 		ca_csr_free(csr);
 		OPENSSL_free(der);
 		X509_NAME_free(n);
 		X509_REQ_free(req);
+		/* Once revoked, k2 is refused, in issue and reissue alike. */
+		assert_int_equal(ca_revoke(f->ca, ds, CA_REASON_KEY_COMPROMISE,
+		                     "test", NULL),
+		    0);
+		csr = csr_for(k2, "Again");
+		assert_int_equal(issue_with(f, "U005", k2, &c), UK_ERR_CSR_KEY);
+		assert_non_null(
+		    strstr(ca_errmsg(f->ca), "this key was revoked"));
+		assert_null(c.cert);
+		assert_int_equal(store_exec(f->st, &res,
+		                     "SELECT serial FROM certs WHERE unit_id ="
+		                     " 'U005' AND status = 'active'",
+		                     ""),
+		    0);
+		assert_int_equal(store_res_rows(res), 1);
+		assert_int_equal(ca_reissue(f->ca, store_res_text(res, 0, 0),
+		                     csr, "test", &c),
+		    UK_ERR_CSR_KEY);
+		store_res_free(res);
+		assert_non_null(
+		    strstr(ca_errmsg(f->ca), "this key was revoked"));
+		ca_csr_free(csr);
+		EVP_PKEY_free(k2);
 	}
 	ca_issued_clear(&a);
 	ca_issued_clear(&b);
@@ -972,6 +1153,8 @@ main(void)
 		LITE(test_issue_profile),
 		LITE(test_csr_extensions_ignored),
 		LITE(test_unit_limit),
+		LITE(test_unit_limit_expired),
+		LITE(test_unit_lock),
 		LITE(test_revoke),
 		LITE(test_reissue),
 		LITE(test_crl),
@@ -987,6 +1170,8 @@ main(void)
 		PG(test_ca_certs),
 		PG(test_issue_profile),
 		PG(test_unit_limit),
+		PG(test_unit_limit_expired),
+		PG(test_unit_lock),
 		PG(test_revoke),
 		PG(test_reissue),
 		PG(test_crl),

@@ -2,6 +2,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <fcntl.h>
+
 #include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -1441,6 +1443,148 @@ test_http(void **state)
 		"pg_" #f, f, setup, teardown, &be_pg                           \
 	}
 
+/* stderr into path until log_restore (the responder logs there). */
+static int
+log_capture(const char *path)
+{
+	int saved, fd;
+
+	fflush(stderr);
+	saved = dup(2);
+	assert_true(saved >= 0);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_true(dup2(fd, 2) == 2);
+	close(fd);
+	return saved;
+}
+
+static void
+log_restore(int saved)
+{
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+}
+
+/* Lines of path that contain needle. */
+static int
+lines_with(const char *path, const char *needle)
+{
+	char line[2048];
+	FILE *fp = fopen(path, "r");
+	int n = 0;
+
+	assert_non_null(fp);
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (strstr(line, needle) != NULL)
+			n++;
+	fclose(fp);
+	return n;
+}
+
+/* The responder's own certificate revoked in the store: tryLater (no
+ * longer signed, not even from the cache), one error logged for the
+ * change; usable again when the revocation is undone. */
+static void
+test_signer_revoked(void **state)
+{
+	struct fixture *fx = *state;
+	X509 *leaf = new_leaf("op signer");
+	OCSP_CERTID *id = cid_for(EVP_sha256(), leaf, ca_cert);
+	unsigned char *req;
+	char logp[600];
+	size_t len;
+	int i, s, saved;
+
+	add_cert(fx->st2, leaf, "active", 0, 0);
+	add_cert(fx->st2, signer_cert, "active", 0, 0);
+	req = req_one(id, &len);
+	assert_int_equal(resp_status(fx->o, req, len),
+	    OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	snprintf(logp, sizeof(logp), "%s/signer%u.log", tmpdir, dbcount);
+	saved = log_capture(logp);
+	revoke_cert(fx->st2, signer_cert, (int64_t)time(NULL), 1);
+	/* PostgreSQL: the NOTIFY arrives asynchronously. */
+	for (i = 0; i < 2000; i++) {
+		if ((s = resp_status(fx->o, req, len)) !=
+		    OCSP_RESPONSE_STATUS_SUCCESSFUL)
+			break;
+		usleep(1000);
+	}
+	for (i = 0; i < 3; i++)
+		s = s == OCSP_RESPONSE_STATUS_TRYLATER
+		    ? resp_status(fx->o, req, len)
+		    : s;
+	log_restore(saved);
+	assert_int_equal(s, OCSP_RESPONSE_STATUS_TRYLATER);
+	assert_int_equal(lines_with(logp, "level=error"), 1);
+	assert_int_equal(lines_with(logp, "OCSP signer certificate"), 1);
+	assert_int_equal(lines_with(logp, "is revoked"), 1);
+	/* Undone (a restored store): signing again. */
+	{
+		char *sn = serial_hex(signer_cert);
+
+		assert_int_equal(store_exec(fx->st2, NULL,
+		                     "UPDATE certs SET status = 'active' WHERE"
+		                     " serial = ?",
+		                     "t", sn),
+		    0);
+		assert_int_equal(store_notify(fx->st2), 0);
+		OPENSSL_free(sn);
+	}
+	for (i = 0; i < 2000; i++) {
+		if ((s = resp_status(fx->o, req, len)) ==
+		    OCSP_RESPONSE_STATUS_SUCCESSFUL)
+			break;
+		usleep(1000);
+	}
+	assert_int_equal(s, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	OPENSSL_free(req); /* the request owned id */
+	X509_free(leaf);
+}
+
+/* An expired signer certificate: tryLater, one error logged. */
+static void
+test_signer_expired(void **state)
+{
+	struct fixture *fx = *state;
+	X509 *leaf = new_leaf("op expired signer");
+	X509 *old =
+	    make_cert("Old OCSP Signer", signer_key, ca_cert, ca_key, 2);
+	OCSP_CERTID *id = cid_for(EVP_sha256(), leaf, ca_cert);
+	struct ca_ocsp *o = NULL;
+	unsigned char *req;
+	char logp[600];
+	size_t len;
+	int saved;
+
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(old), -7200));
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(old), -60));
+	sign_cert(old, ca_key);
+	add_cert(fx->st2, leaf, "active", 0, 0);
+	assert_int_equal(ca_ocsp_new(fx->st, ca_cert, old, signer_key, VALIDITY,
+	                     &o),
+	    0);
+	req = req_one(id, &len);
+	snprintf(logp, sizeof(logp), "%s/expired%u.log", tmpdir, dbcount);
+	saved = log_capture(logp);
+	assert_int_equal(resp_status(o, req, len),
+	    OCSP_RESPONSE_STATUS_TRYLATER);
+	assert_int_equal(resp_status(o, req, len),
+	    OCSP_RESPONSE_STATUS_TRYLATER);
+	log_restore(saved);
+	assert_int_equal(lines_with(logp, "level=error"), 1);
+	assert_int_equal(lines_with(logp, "is not valid now"), 1);
+	/* The valid signer on the same store still signs. */
+	assert_int_equal(resp_status(fx->o, req, len),
+	    OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	ca_ocsp_free(o);
+	OPENSSL_free(req); /* the request owned id */
+	X509_free(old);
+	X509_free(leaf);
+}
+
 int
 main(void)
 {
@@ -1459,6 +1603,8 @@ main(void)
 		BOTH(test_new_args),
 		BOTH(test_sm2),
 		BOTH(test_http),
+		BOTH(test_signer_revoked),
+		BOTH(test_signer_expired),
 	};
 	const char *base = getenv("UKEY_TEST_TMP");
 	int r;

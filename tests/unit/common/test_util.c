@@ -1,4 +1,4 @@
-/* tests/unit/common/test_util.c: base64, time zones and midnight, RFC 3339, secrets, atomic files. */
+/* tests/unit/common/test_util.c: base64, hex, time zones and midnight, RFC 3339, secrets, atomic files. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -65,6 +65,43 @@ test_b64_strict(void **state)
 	    UK_ERR_BASE64);
 	assert_int_equal(b64_decode("Zm9v", 3, 0, &out, &len), UK_ERR_LIMIT);
 	assert_int_equal(b64_decode("A", 100, 1, &out, &len), UK_ERR_BASE64);
+}
+
+static void
+test_hex(void **state)
+{
+	static const unsigned char in[] = { 0x00, 0x1f, 0xa0, 0xff, 0x5c };
+	static const struct {
+		const char *text;
+		size_t len; /* digits passed */
+		int want;
+	} bad[] = {
+		{ "abc", 3, UK_ERR_INPUT }, /* odd */
+		{ "0g", 2, UK_ERR_INPUT },  /* not hex */
+		{ "g0", 2, UK_ERR_INPUT }, { " 0", 2, UK_ERR_INPUT },
+		{ "0x", 2, UK_ERR_INPUT }, { "-1", 2, UK_ERR_INPUT },
+		{ "00\xff", 3, UK_ERR_INPUT },
+		{ "", 0, 0 },       /* nothing: nothing written */
+		{ "0a0A", 4, 0 },   /* either case */
+		{ "0a0Azz", 4, 0 }, /* only len digits are read */
+	};
+	unsigned char out[8];
+	char h[11];
+	size_t i;
+
+	(void)state;
+	hex_encode(in, sizeof(in), h);
+	assert_string_equal(h, "001fa0ff5c");
+	hex_encode_upper(in, sizeof(in), h);
+	assert_string_equal(h, "001FA0FF5C");
+	hex_encode_upper(in, 0, h);
+	assert_string_equal(h, "");
+	assert_int_equal(hex_decode("001FA0ff5c", 10, out), 0);
+	assert_memory_equal(out, in, sizeof(in));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(hex_decode(bad[i].text, bad[i].len, out),
+		    bad[i].want);
+	assert_memory_equal(out, "\x0a\x0a", 2);
 }
 
 static void
@@ -190,6 +227,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_b64_roundtrip),
 		cmocka_unit_test(test_b64_strict),
+		cmocka_unit_test(test_hex),
 		cmocka_unit_test(test_midnight),
 		cmocka_unit_test(test_rfc3339),
 		cmocka_unit_test(test_secret_fd),
