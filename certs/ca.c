@@ -137,64 +137,86 @@ reason_accepted(int reason)
 	return 0;
 }
 
+#define NITEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* A name for a value of an enum, in the tables below. */
+struct ca_enum_name {
+	int value;
+	const char *name;
+};
+
+static const struct ca_enum_name key_type_names[] = {
+	{ CA_KEY_EC, "ec" },
+	{ CA_KEY_RSA, "rsa" },
+	{ CA_KEY_SM2, "sm2" },
+};
+
+static const struct ca_enum_name profile_names[] = {
+	{ CA_PROFILE_OPERATOR, "operator" },
+	{ CA_PROFILE_STAFF, "staff" },
+	{ CA_PROFILE_OCSP, "ocsp" },
+};
+
+/* Finds s among the n names of t and sets *out to its value. Returns 0 or
+ * UK_ERR_USAGE. */
+static int
+enum_parse(const struct ca_enum_name *t, size_t n, const char *s, int *out)
+{
+	size_t i;
+
+	for (i = 0; s != NULL && i < n; i++) {
+		if (strcmp(s, t[i].name) == 0) {
+			*out = t[i].value;
+			return 0;
+		}
+	}
+	return UK_ERR_USAGE;
+}
+
+/* The static name of value among the n of t, or "?". */
+static const char *
+enum_name(const struct ca_enum_name *t, size_t n, int value)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (t[i].value == value)
+			return t[i].name;
+	return "?";
+}
+
 int
 ca_key_type_parse(const char *s, enum ca_key_type *out)
 {
-	if (s == NULL)
-		return UK_ERR_USAGE;
-	if (strcmp(s, "ec") == 0)
-		*out = CA_KEY_EC;
-	else if (strcmp(s, "rsa") == 0)
-		*out = CA_KEY_RSA;
-	else if (strcmp(s, "sm2") == 0)
-		*out = CA_KEY_SM2;
-	else
-		return UK_ERR_USAGE;
-	return 0;
+	int v, r;
+
+	r = enum_parse(key_type_names, NITEMS(key_type_names), s, &v);
+	if (r == 0)
+		*out = (enum ca_key_type)v;
+	return r;
 }
 
 const char *
 ca_key_type_name(enum ca_key_type t)
 {
-	switch (t) {
-	case CA_KEY_EC:
-		return "ec";
-	case CA_KEY_RSA:
-		return "rsa";
-	case CA_KEY_SM2:
-		return "sm2";
-	}
-	return "?";
+	return enum_name(key_type_names, NITEMS(key_type_names), (int)t);
 }
 
 int
 ca_profile_parse(const char *s, enum ca_profile *out)
 {
-	if (s == NULL)
-		return UK_ERR_USAGE;
-	if (strcmp(s, "operator") == 0)
-		*out = CA_PROFILE_OPERATOR;
-	else if (strcmp(s, "staff") == 0)
-		*out = CA_PROFILE_STAFF;
-	else if (strcmp(s, "ocsp") == 0)
-		*out = CA_PROFILE_OCSP;
-	else
-		return UK_ERR_USAGE;
-	return 0;
+	int v, r;
+
+	r = enum_parse(profile_names, NITEMS(profile_names), s, &v);
+	if (r == 0)
+		*out = (enum ca_profile)v;
+	return r;
 }
 
 const char *
 ca_profile_name(enum ca_profile p)
 {
-	switch (p) {
-	case CA_PROFILE_OPERATOR:
-		return "operator";
-	case CA_PROFILE_STAFF:
-		return "staff";
-	case CA_PROFILE_OCSP:
-		return "ocsp";
-	}
-	return "?";
+	return enum_name(profile_names, NITEMS(profile_names), (int)p);
 }
 
 int

@@ -2,8 +2,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include <ftw.h>
-
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,15 +25,14 @@
 #include "common/errors.h"
 #include "common/secret.h"
 #include "common/store.h"
+#include "tests/lib/testdb.h"
 
 #define CRL_URL "http://ca.test/crl/issuing.crl"
 #define OCSP_URL "http://ca.test/ocsp"
 
 struct fixture {
 	enum store_backend kind;
-	char dir[512];
-	char loc[1024];
-	char dbname[64];
+	struct testdb db;
 	struct store *st;
 	struct ca *ca;
 	struct secret *pass;
@@ -44,66 +41,23 @@ struct fixture {
 };
 
 static char tmpdir[256];
-static PGconn *admin;
-static unsigned dbcount;
 static EVP_PKEY *leaf_key; /* one P-256 key certified many times */
 
 static struct fixture fx_sqlite = { .kind = STORE_SQLITE };
 static struct fixture fx_pg = { .kind = STORE_POSTGRES };
-
-static int
-url_with_db(const char *url, const char *db, char *out, size_t outlen)
-{
-	const char *p, *slash, *q;
-	int n;
-
-	if ((p = strstr(url, "://")) == NULL)
-		return -1;
-	p += 3;
-	q = strchr(p, '?');
-	slash = strchr(p, '/');
-	if (slash == NULL || (q != NULL && slash > q))
-		slash = q != NULL ? q : p + strlen(p);
-	n = snprintf(out, outlen, "%.*s/%s%s", (int)(slash - url), url, db,
-	    q != NULL ? q : "");
-	return n < 0 || (size_t)n >= outlen ? -1 : 0;
-}
-
-static void
-admin_exec(const char *sql)
-{
-	PGresult *res = PQexec(admin, sql);
-
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		fail_msg("%s: %s", sql, PQresultErrorMessage(res));
-	PQclear(res);
-}
 
 /* A fresh store and a new CA in it, unlocked. */
 static int
 fx_setup(void **state)
 {
 	struct fixture *f = *state;
-	char err[512], key[1100], sql[128];
+	char err[512], key[1100];
 	struct ca_init_params p;
 
 	f->st = NULL;
 	f->ca = NULL;
-	snprintf(f->dir, sizeof(f->dir), "%s/fx.XXXXXX", tmpdir);
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
-	if (f->kind == STORE_SQLITE) {
-		snprintf(f->loc, sizeof(f->loc), "%s/db.sqlite", f->dir);
-	} else {
-		snprintf(f->dbname, sizeof(f->dbname), "ukey_test_ca_%d_%u",
-		    (int)getpid(), dbcount++);
-		snprintf(sql, sizeof(sql), "CREATE DATABASE %s", f->dbname);
-		admin_exec(sql);
-		if (url_with_db(getenv("UKEY_TEST_PG_URL"), f->dbname, f->loc,
-		        sizeof(f->loc)) != 0)
-			return -1;
-	}
-	if (store_open(f->loc, &f->st) != 0)
+	testdb_new(&f->db, f->kind, tmpdir, "ca");
+	if (store_open(f->db.loc, &f->st) != 0)
 		return -1;
 	f->pass = secret_from("test passphrase", 15);
 	f->opass = secret_from("ocsp passphrase", 15);
@@ -112,7 +66,7 @@ fx_setup(void **state)
 	f->cfg.ocsp_url = OCSP_URL;
 	f->cfg.crl_next_update_secs = 7200;
 	memset(&p, 0, sizeof(p));
-	snprintf(key, sizeof(key), "%s/ca.key", f->dir);
+	snprintf(key, sizeof(key), "%s/ca.key", f->db.dir);
 	p.name = "Test CA";
 	p.key_file = key;
 	p.pass = f->pass;
@@ -129,7 +83,6 @@ static int
 fx_teardown(void **state)
 {
 	struct fixture *f = *state;
-	char sql[128];
 
 	ca_free(f->ca);
 	f->ca = NULL;
@@ -139,21 +92,7 @@ fx_teardown(void **state)
 	f->pass = NULL;
 	secret_free(f->opass);
 	f->opass = NULL;
-	if (f->kind == STORE_POSTGRES && admin != NULL && f->dbname[0]) {
-		snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s",
-		    f->dbname);
-		admin_exec(sql);
-	}
-	return 0;
-}
-
-static int
-rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
+	return testdb_drop(&f->db);
 }
 
 /* A new P-256 key (caller frees). */
@@ -239,11 +178,11 @@ test_init_files(void **state)
 	struct stat sb;
 	FILE *fp;
 
-	snprintf(path, sizeof(path), "%s/ca.key", f->dir);
+	snprintf(path, sizeof(path), "%s/ca.key", f->db.dir);
 	assert_string_equal(ca_key_ref(f->ca), path);
 	assert_int_equal(ca_key_on_token(f->ca), 0);
 	for (int i = 0; i < 3; i++) {
-		snprintf(path, sizeof(path), "%s/ca.key%s", f->dir,
+		snprintf(path, sizeof(path), "%s/ca.key%s", f->db.dir,
 		    i == 0       ? ""
 		        : i == 1 ? ".root"
 		                 : ".ocsp");
@@ -257,7 +196,7 @@ test_init_files(void **state)
 	}
 	/* A second init in the same store is refused. */
 	memset(&p, 0, sizeof(p));
-	snprintf(path, sizeof(path), "%s/other.key", f->dir);
+	snprintf(path, sizeof(path), "%s/other.key", f->db.dir);
 	p.name = "Again";
 	p.key_file = path;
 	p.pass = f->pass;
@@ -266,9 +205,9 @@ test_init_files(void **state)
 	    UK_ERR_CA_EXISTS);
 	assert_int_not_equal(stat(path, &sb), 0);
 	/* Existing key files are never overwritten; nothing is stored. */
-	snprintf(loc, sizeof(loc), "%s/db2.sqlite", f->dir);
+	snprintf(loc, sizeof(loc), "%s/db2.sqlite", f->db.dir);
 	assert_int_equal(store_open(loc, &st2), 0);
-	snprintf(path, sizeof(path), "%s/ca.key", f->dir);
+	snprintf(path, sizeof(path), "%s/ca.key", f->db.dir);
 	p.key_file = path;
 	assert_int_equal(ca_init(st2, NULL, &p, NULL, err, sizeof(err)),
 	    UK_ERR_EXISTS);
@@ -278,7 +217,7 @@ test_init_files(void **state)
 		assert_int_equal(ca_open(st2, &c2), UK_ERR_CA_NOT_INITIALISED);
 	}
 	/* The OCSP key needs a passphrase of its own, not the CA's. */
-	snprintf(path, sizeof(path), "%s/own.key", f->dir);
+	snprintf(path, sizeof(path), "%s/own.key", f->db.dir);
 	p.key_file = path;
 	p.ocsp_pass = NULL;
 	assert_int_equal(ca_init(st2, NULL, &p, NULL, err, sizeof(err)),
@@ -293,7 +232,7 @@ test_init_files(void **state)
 	{
 		struct secret *shortpw = secret_from("1234567", 7);
 
-		snprintf(path, sizeof(path), "%s/short.key", f->dir);
+		snprintf(path, sizeof(path), "%s/short.key", f->db.dir);
 		p.key_file = path;
 		p.pass = shortpw;
 		assert_int_equal(ca_init(st2, NULL, &p, NULL, err, sizeof(err)),
@@ -310,9 +249,9 @@ test_init_files(void **state)
 	    UK_ERR_CA_KEY_TYPE);
 	store_close(st2);
 	unlink(loc);
-	snprintf(loc, sizeof(loc), "%s/db2.sqlite-wal", f->dir);
+	snprintf(loc, sizeof(loc), "%s/db2.sqlite-wal", f->db.dir);
 	unlink(loc);
-	snprintf(loc, sizeof(loc), "%s/db2.sqlite-shm", f->dir);
+	snprintf(loc, sizeof(loc), "%s/db2.sqlite-shm", f->db.dir);
 	unlink(loc);
 }
 
@@ -653,8 +592,8 @@ test_unit_lock(void **state)
 
 		close(ready[0]);
 		close(go[1]);
-		if (store_open(f->loc, &st2) != 0 || ca_open(st2, &ca2) != 0 ||
-		    ca_unlock(ca2, f->pass) != 0)
+		if (store_open(f->db.loc, &st2) != 0 ||
+		    ca_open(st2, &ca2) != 0 || ca_unlock(ca2, f->pass) != 0)
 			_exit(100);
 		if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
 			_exit(101);
@@ -1136,10 +1075,9 @@ test_config(void **state)
 int
 main(void)
 {
-	const char *base = getenv("UKEY_TEST_TMP");
-	const char *pg = getenv("UKEY_TEST_PG_URL");
 	EVP_PKEY_CTX *kctx;
-	int r;
+	char err[512];
+	int r, pg;
 
 #define LITE(t)                                                                \
 	cmocka_unit_test_prestate_setup_teardown(t, fx_setup, fx_teardown,     \
@@ -1178,31 +1116,22 @@ main(void)
 		PG(test_keys),
 	};
 
-	snprintf(tmpdir, sizeof(tmpdir), "%s/test_ca.XXXXXX",
-	    base != NULL ? base : "/tmp");
-	if (mkdtemp(tmpdir) == NULL)
+	if (testdb_tmpdir("test_ca", tmpdir, sizeof(tmpdir)) != 0)
 		return 1;
-	if (pg != NULL && pg[0] != '\0') {
-		admin = PQconnectdb(pg);
-		if (PQstatus(admin) != CONNECTION_OK) {
-			fprintf(stderr, "# cannot connect to %s\n", pg);
-			PQfinish(admin);
-			admin = NULL;
-		}
-	}
+	pg = testdb_pg_connect(err, sizeof(err)) == 0;
 	kctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
 	EVP_PKEY_keygen_init(kctx);
 	EVP_PKEY_CTX_set_group_name(kctx, "P-256");
 	EVP_PKEY_keygen(kctx, &leaf_key);
 	EVP_PKEY_CTX_free(kctx);
 	r = cmocka_run_group_tests_name("ca", tests, NULL, NULL);
-	if (admin != NULL)
+	if (pg)
 		r |= cmocka_run_group_tests_name("ca-postgresql", pg_tests,
 		    NULL, NULL);
 	else
-		printf("# UKEY_TEST_PG_URL unset: PostgreSQL cases not run\n");
+		printf("# %s\n", err);
 	EVP_PKEY_free(leaf_key);
-	PQfinish(admin);
-	nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	testdb_pg_close();
+	testdb_rmtree(tmpdir);
 	return r;
 }

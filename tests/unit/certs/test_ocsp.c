@@ -30,6 +30,7 @@
 #include "common/b64.h"
 #include "common/errors.h"
 #include "common/store.h"
+#include "tests/lib/testdb.h"
 
 #define VALIDITY 600
 #define SM2_ID "1234567812345678"
@@ -46,9 +47,7 @@ static struct backend be_pg = { STORE_POSTGRES };
  * `ukey-ca` in another process. */
 struct fixture {
 	enum store_backend kind;
-	char location[1024];
-	char dbname[64];
-	char dir[512];
+	struct testdb db;
 	struct store *st;  /* the responder's */
 	struct store *st2; /* the "other process" */
 	struct ca_ocsp *o;
@@ -59,8 +58,6 @@ static EVP_PKEY *ca_key, *signer_key, *other_key, *leaf_key;
 static X509 *ca_cert, *signer_cert, *other_ca, *other_signer;
 
 static char tmpdir[256];
-static PGconn *admin;
-static unsigned dbcount;
 static long serial_counter = 0x1000;
 
 /* ---- PKI fixtures ---- */
@@ -433,41 +430,6 @@ status_of(struct ca_ocsp *o, OCSP_CERTID *id, int *reason, time_t *revtime)
 
 /* ---- fixtures ---- */
 
-static int
-url_with_db(const char *url, const char *db, char *out, size_t outlen)
-{
-	const char *p, *slash, *q;
-	int n;
-
-	if ((p = strstr(url, "://")) == NULL)
-		return -1;
-	p += 3;
-	q = strchr(p, '?');
-	slash = strchr(p, '/');
-	if (slash == NULL || (q != NULL && slash > q))
-		slash = q != NULL ? q : p + strlen(p);
-	n = snprintf(out, outlen, "%.*s/%s%s", (int)(slash - url), url, db,
-	    q != NULL ? q : "");
-	return n < 0 || (size_t)n >= outlen ? -1 : 0;
-}
-
-static void
-admin_connect(void)
-{
-	const char *url = getenv("UKEY_TEST_PG_URL");
-
-	if (url == NULL || *url == '\0')
-		fail_msg("UKEY_TEST_PG_URL is not set: the PostgreSQL half of "
-		         "the OCSP tests cannot run (tests/run.sh sets it)");
-	if (admin != NULL && PQstatus(admin) == CONNECTION_OK)
-		return;
-	PQfinish(admin);
-	admin = PQconnectdb(url);
-	if (PQstatus(admin) != CONNECTION_OK)
-		fail_msg("cannot connect to UKEY_TEST_PG_URL: %s",
-		    PQerrorMessage(admin));
-}
-
 static struct store *
 open_ok(const char *location)
 {
@@ -486,35 +448,14 @@ setup(void **state)
 {
 	struct backend *be = *state;
 	struct fixture *fx;
-	char sql[128];
-	PGresult *res;
 
 	fx = calloc(1, sizeof(*fx));
 	assert_non_null(fx);
 	fx->kind = be->kind;
 	*state = fx; /* teardown frees it if this fails */
-	dbcount++;
-	if (be->kind == STORE_SQLITE) {
-		snprintf(fx->dir, sizeof(fx->dir), "%s/db%u", tmpdir, dbcount);
-		assert_int_equal(mkdir(fx->dir, 0700), 0);
-		snprintf(fx->location, sizeof(fx->location), "%s/ukey.db",
-		    fx->dir);
-	} else {
-		admin_connect();
-		snprintf(fx->dbname, sizeof(fx->dbname), "ukt_ocsp_%d_%u",
-		    (int)getpid(), dbcount);
-		snprintf(sql, sizeof(sql), "CREATE DATABASE %s", fx->dbname);
-		res = PQexec(admin, sql);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK)
-			fail_msg("%s: %s", sql, PQresultErrorMessage(res));
-		PQclear(res);
-		assert_int_equal(url_with_db(getenv("UKEY_TEST_PG_URL"),
-		                     fx->dbname, fx->location,
-		                     sizeof(fx->location)),
-		    0);
-	}
-	fx->st = open_ok(fx->location);
-	fx->st2 = open_ok(fx->location);
+	testdb_new(&fx->db, be->kind, tmpdir, "ocsp");
+	fx->st = open_ok(fx->db.loc);
+	fx->st2 = open_ok(fx->db.loc);
 	assert_int_equal(ca_ocsp_new(fx->st, ca_cert, signer_cert, signer_key,
 	                     VALIDITY, &fx->o),
 	    0);
@@ -525,27 +466,13 @@ static int
 teardown(void **state)
 {
 	struct fixture *fx = *state;
-	const char *sfx[] = { "", "-wal", "-shm", "-journal" };
-	char path[1100], sql[160];
-	size_t i;
 
 	if (fx == NULL || fx == (void *)&be_sqlite || fx == (void *)&be_pg)
 		return 0;
 	ca_ocsp_free(fx->o);
 	store_close(fx->st);
 	store_close(fx->st2);
-	if (fx->kind == STORE_SQLITE && fx->dir[0] != '\0') {
-		for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
-			snprintf(path, sizeof(path), "%s%s", fx->location,
-			    sfx[i]);
-			unlink(path);
-		}
-		rmdir(fx->dir);
-	} else if (fx->dbname[0] != '\0' && admin != NULL) {
-		snprintf(sql, sizeof(sql),
-		    "DROP DATABASE IF EXISTS %s WITH (FORCE)", fx->dbname);
-		PQclear(PQexec(admin, sql));
-	}
+	testdb_drop(&fx->db);
 	free(fx);
 	return 0;
 }
@@ -1502,7 +1429,7 @@ test_signer_revoked(void **state)
 	req = req_one(id, &len);
 	assert_int_equal(resp_status(fx->o, req, len),
 	    OCSP_RESPONSE_STATUS_SUCCESSFUL);
-	snprintf(logp, sizeof(logp), "%s/signer%u.log", tmpdir, dbcount);
+	snprintf(logp, sizeof(logp), "%s/signer.log", fx->db.dir);
 	saved = log_capture(logp);
 	revoke_cert(fx->st2, signer_cert, (int64_t)time(NULL), 1);
 	/* PostgreSQL: the NOTIFY arrives asynchronously. */
@@ -1567,7 +1494,7 @@ test_signer_expired(void **state)
 	                     &o),
 	    0);
 	req = req_one(id, &len);
-	snprintf(logp, sizeof(logp), "%s/expired%u.log", tmpdir, dbcount);
+	snprintf(logp, sizeof(logp), "%s/expired.log", fx->db.dir);
 	saved = log_capture(logp);
 	assert_int_equal(resp_status(o, req, len),
 	    OCSP_RESPONSE_STATUS_TRYLATER);
@@ -1606,19 +1533,16 @@ main(void)
 		BOTH(test_signer_revoked),
 		BOTH(test_signer_expired),
 	};
-	const char *base = getenv("UKEY_TEST_TMP");
 	int r;
 
-	snprintf(tmpdir, sizeof(tmpdir), "%s/test_ocsp.XXXXXX",
-	    base != NULL && *base != '\0' ? base : "/tmp");
-	if (mkdtemp(tmpdir) == NULL) {
+	if (testdb_tmpdir("test_ocsp", tmpdir, sizeof(tmpdir)) != 0) {
 		perror("mkdtemp");
 		return 1;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	r = cmocka_run_group_tests_name("ocsp", tests, pki_setup, pki_free);
 	curl_global_cleanup();
-	PQfinish(admin);
-	rmdir(tmpdir);
+	testdb_pg_close();
+	testdb_rmtree(tmpdir);
 	return r;
 }

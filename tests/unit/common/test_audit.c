@@ -18,6 +18,7 @@
 #include "common/audit.h"
 #include "common/errors.h"
 #include "common/store.h"
+#include "tests/lib/testdb.h"
 
 /* Which backend a test runs on; the cmocka initial state. */
 struct backend {
@@ -30,51 +31,11 @@ static struct backend be_pg = { STORE_POSTGRES };
 /* A fresh database for one test, opened. */
 struct fixture {
 	enum store_backend kind;
-	char location[1024];
-	char dbname[64];
-	char dir[512];
+	struct testdb db;
 	struct store *st;
 };
 
 static char tmpdir[256];
-static PGconn *admin;
-static unsigned dbcount;
-
-/* Builds the URL of database db on the server of url. */
-static int
-url_with_db(const char *url, const char *db, char *out, size_t outlen)
-{
-	const char *p, *slash, *q;
-	int n;
-
-	if ((p = strstr(url, "://")) == NULL)
-		return -1;
-	p += 3;
-	q = strchr(p, '?');
-	slash = strchr(p, '/');
-	if (slash == NULL || (q != NULL && slash > q))
-		slash = q != NULL ? q : p + strlen(p);
-	n = snprintf(out, outlen, "%.*s/%s%s", (int)(slash - url), url, db,
-	    q != NULL ? q : "");
-	return n < 0 || (size_t)n >= outlen ? -1 : 0;
-}
-
-static void
-admin_connect(void)
-{
-	const char *url = getenv("UKEY_TEST_PG_URL");
-
-	if (url == NULL || *url == '\0')
-		fail_msg("UKEY_TEST_PG_URL is not set: PostgreSQL half of the "
-		         "audit tests cannot run (tests/run.sh sets it)");
-	if (admin != NULL && PQstatus(admin) == CONNECTION_OK)
-		return;
-	PQfinish(admin);
-	admin = PQconnectdb(url);
-	if (PQstatus(admin) != CONNECTION_OK)
-		fail_msg("cannot connect to UKEY_TEST_PG_URL: %s",
-		    PQerrorMessage(admin));
-}
 
 static int
 setup_db(void **state)
@@ -87,30 +48,8 @@ setup_db(void **state)
 	assert_non_null(fx);
 	fx->kind = be->kind;
 	*state = fx;
-	dbcount++;
-	if (be->kind == STORE_SQLITE) {
-		snprintf(fx->dir, sizeof(fx->dir), "%s/db%u", tmpdir, dbcount);
-		assert_int_equal(mkdir(fx->dir, 0700), 0);
-		snprintf(fx->location, sizeof(fx->location), "%s/ukey.db",
-		    fx->dir);
-	} else {
-		char sql[128];
-		PGresult *res;
-
-		admin_connect();
-		snprintf(fx->dbname, sizeof(fx->dbname), "ukt_audit_%d_%u",
-		    (int)getpid(), dbcount);
-		snprintf(sql, sizeof(sql), "CREATE DATABASE %s", fx->dbname);
-		res = PQexec(admin, sql);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK)
-			fail_msg("%s: %s", sql, PQresultErrorMessage(res));
-		PQclear(res);
-		assert_int_equal(url_with_db(getenv("UKEY_TEST_PG_URL"),
-		                     fx->dbname, fx->location,
-		                     sizeof(fx->location)),
-		    0);
-	}
-	if ((r = store_open(fx->location, &fx->st)) != 0)
+	testdb_new(&fx->db, be->kind, tmpdir, "audit");
+	if ((r = store_open(fx->db.loc, &fx->st)) != 0)
 		fail_msg("store_open: %s", store_last_error(NULL));
 	return 0;
 }
@@ -119,25 +58,11 @@ static int
 teardown_db(void **state)
 {
 	struct fixture *fx = *state;
-	const char *sfx[] = { "", "-wal", "-shm" };
-	char path[1100], sql[160];
-	size_t i;
 
 	if (fx == NULL || fx == (void *)&be_sqlite || fx == (void *)&be_pg)
 		return 0;
 	store_close(fx->st);
-	if (fx->kind == STORE_SQLITE && fx->dir[0] != '\0') {
-		for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
-			snprintf(path, sizeof(path), "%s%s", fx->location,
-			    sfx[i]);
-			unlink(path);
-		}
-		rmdir(fx->dir);
-	} else if (fx->dbname[0] != '\0' && admin != NULL) {
-		snprintf(sql, sizeof(sql),
-		    "DROP DATABASE IF EXISTS %s WITH (FORCE)", fx->dbname);
-		PQclear(PQexec(admin, sql));
-	}
+	testdb_drop(&fx->db);
 	free(fx);
 	return 0;
 }
@@ -423,7 +348,7 @@ test_concurrent(void **state)
 			struct store *st = NULL;
 			int n, r, tries, rc = 0;
 
-			if (store_open(fx->location, &st) != 0)
+			if (store_open(fx->db.loc, &st) != 0)
 				_exit(3);
 			for (n = 0; n < 10 && rc == 0; n++) {
 				tries = 0;
@@ -446,7 +371,7 @@ test_concurrent(void **state)
 			print_message("child %d: status 0x%x\n", i, status);
 	}
 	assert_int_equal(ok, 4);
-	assert_int_equal(store_open(fx->location, &fx->st), 0);
+	assert_int_equal(store_open(fx->db.loc, &fx->st), 0);
 	assert_int_equal(query_int(fx->st, "SELECT count(*) FROM audit"), 40);
 	assert_int_equal(audit_verify_chain(fx->st, NULL), 0);
 }
@@ -494,17 +419,14 @@ main(void)
 		BOTH(test_concurrent),
 		BOTH(test_long_chain),
 	};
-	const char *base = getenv("UKEY_TEST_TMP");
 	int r;
 
-	snprintf(tmpdir, sizeof(tmpdir), "%s/test_audit.XXXXXX",
-	    base != NULL && *base != '\0' ? base : "/tmp");
-	if (mkdtemp(tmpdir) == NULL) {
+	if (testdb_tmpdir("test_audit", tmpdir, sizeof(tmpdir)) != 0) {
 		perror("mkdtemp");
 		return 1;
 	}
 	r = cmocka_run_group_tests_name("audit", tests, NULL, NULL);
-	PQfinish(admin);
-	rmdir(tmpdir);
+	testdb_pg_close();
+	testdb_rmtree(tmpdir);
 	return r;
 }

@@ -21,6 +21,7 @@
 #include "common/errors.h"
 #include "common/migrations.h"
 #include "common/store.h"
+#include "tests/lib/testdb.h"
 
 /* Which backend a test runs on; the cmocka initial state. */
 struct backend {
@@ -33,63 +34,10 @@ static struct backend be_pg = { STORE_POSTGRES };
 /* A fresh, empty database for one test. */
 struct fixture {
 	enum store_backend kind;
-	char location[1024]; /* path or URL given to store_open */
-	char dbname[64];     /* PostgreSQL database, dropped afterwards */
-	char dir[512];       /* SQLite: a directory of its own */
+	struct testdb db;
 };
 
 static char tmpdir[256]; /* this program's scratch directory */
-static PGconn *admin;    /* connection to UKEY_TEST_PG_URL */
-static unsigned dbcount; /* databases created so far */
-
-/* Builds the URL of database db on the server of url (same user, host,
- * port and options). */
-static int
-url_with_db(const char *url, const char *db, char *out, size_t outlen)
-{
-	const char *p, *slash, *q;
-	int n;
-
-	if ((p = strstr(url, "://")) == NULL)
-		return -1;
-	p += 3;
-	q = strchr(p, '?');
-	slash = strchr(p, '/');
-	if (slash == NULL || (q != NULL && slash > q))
-		slash = q != NULL ? q : p + strlen(p);
-	n = snprintf(out, outlen, "%.*s/%s%s", (int)(slash - url), url, db,
-	    q != NULL ? q : "");
-	return n < 0 || (size_t)n >= outlen ? -1 : 0;
-}
-
-/* Runs sql on the admin connection; fails the test when it fails. */
-static void
-admin_exec(const char *sql)
-{
-	PGresult *res = PQexec(admin, sql);
-
-	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
-	    PQresultStatus(res) != PGRES_TUPLES_OK)
-		fail_msg("%s: %s", sql, PQresultErrorMessage(res));
-	PQclear(res);
-}
-
-static void
-admin_connect(void)
-{
-	const char *url = getenv("UKEY_TEST_PG_URL");
-
-	if (url == NULL || *url == '\0')
-		fail_msg("UKEY_TEST_PG_URL is not set: PostgreSQL half of the "
-		         "store tests cannot run (tests/run.sh sets it)");
-	if (admin != NULL && PQstatus(admin) == CONNECTION_OK)
-		return;
-	PQfinish(admin);
-	admin = PQconnectdb(url);
-	if (PQstatus(admin) != CONNECTION_OK)
-		fail_msg("cannot connect to UKEY_TEST_PG_URL: %s",
-		    PQerrorMessage(admin));
-}
 
 static int
 setup_db(void **state)
@@ -100,27 +48,8 @@ setup_db(void **state)
 	fx = calloc(1, sizeof(*fx));
 	assert_non_null(fx);
 	fx->kind = be->kind;
-	dbcount++;
-	if (be->kind == STORE_SQLITE) {
-		snprintf(fx->dir, sizeof(fx->dir), "%s/db%u", tmpdir, dbcount);
-		assert_int_equal(mkdir(fx->dir, 0700), 0);
-		snprintf(fx->location, sizeof(fx->location), "%s/ukey.db",
-		    fx->dir);
-	} else {
-		char sql[128];
-
-		*state = fx; /* so teardown frees it if this fails */
-		admin_connect();
-		snprintf(fx->dbname, sizeof(fx->dbname), "ukt_store_%d_%u",
-		    (int)getpid(), dbcount);
-		snprintf(sql, sizeof(sql), "CREATE DATABASE %s", fx->dbname);
-		admin_exec(sql);
-		assert_int_equal(url_with_db(getenv("UKEY_TEST_PG_URL"),
-		                     fx->dbname, fx->location,
-		                     sizeof(fx->location)),
-		    0);
-	}
-	*state = fx;
+	*state = fx; /* so teardown frees it if this fails */
+	testdb_new(&fx->db, be->kind, tmpdir, "store");
 	return 0;
 }
 
@@ -128,24 +57,10 @@ static int
 teardown_db(void **state)
 {
 	struct fixture *fx = *state;
-	char path[1100], sql[160];
-	const char *sfx[] = { "", "-wal", "-shm", "-journal" };
-	size_t i;
 
 	if (fx == NULL || fx == (void *)&be_sqlite || fx == (void *)&be_pg)
 		return 0;
-	if (fx->kind == STORE_SQLITE && fx->dir[0] != '\0') {
-		for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
-			snprintf(path, sizeof(path), "%s%s", fx->location,
-			    sfx[i]);
-			unlink(path);
-		}
-		rmdir(fx->dir);
-	} else if (fx->dbname[0] != '\0' && admin != NULL) {
-		snprintf(sql, sizeof(sql),
-		    "DROP DATABASE IF EXISTS %s WITH (FORCE)", fx->dbname);
-		PQclear(PQexec(admin, sql));
-	}
+	testdb_drop(&fx->db);
 	free(fx);
 	return 0;
 }
@@ -154,7 +69,7 @@ static struct store *
 open_ok(struct fixture *fx)
 {
 	struct store *st = NULL;
-	int r = store_open(fx->location, &st);
+	int r = store_open(fx->db.loc, &st);
 
 	if (r != 0)
 		fail_msg("store_open: %s: %s", uk_error_id(r),
@@ -280,7 +195,7 @@ test_concurrent_open(void **state)
 			if (read(go[0], &c, 1) != 0)
 				_exit(2);
 			st = NULL;
-			if (store_open(fx->location, &st) != 0)
+			if (store_open(fx->db.loc, &st) != 0)
 				_exit(1);
 			store_close(st);
 			_exit(0);
@@ -317,13 +232,13 @@ test_schema_newer(void **state)
 	store_close(st);
 
 	st = (struct store *)&st; /* must be reset to NULL */
-	r = store_open(fx->location, &st);
+	r = store_open(fx->db.loc, &st);
 	assert_int_equal(r, UK_ERR_STORE_SCHEMA);
 	assert_null(st);
 	assert_non_null(strstr(store_last_error(NULL), "newer"));
 
 	/* Again: the refusal changed nothing. */
-	r = store_open(fx->location, &st);
+	r = store_open(fx->db.loc, &st);
 	assert_int_equal(r, UK_ERR_STORE_SCHEMA);
 	assert_null(st);
 }
@@ -773,7 +688,7 @@ test_concurrency(void **state)
 		if (pids[i] == 0) {
 			close(ready[0]);
 			close(go[1]);
-			_exit(claim_slot(fx->location, ready[1], go[0], i));
+			_exit(claim_slot(fx->db.loc, ready[1], go[0], i));
 		}
 	}
 	close(ready[1]);
@@ -882,7 +797,7 @@ test_pg_reconnect(void **state)
 	pid = query_int(st, "SELECT pg_backend_pid()", NULL);
 	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%lld)",
 	    (long long)pid);
-	admin_exec(sql);
+	testdb_pg_exec(sql);
 	usleep(100000);
 	/* the statement in flight fails: its outcome is unknown */
 	r = store_exec(st, NULL, "SELECT 1", "");
@@ -937,7 +852,7 @@ test_bad_urls(void **state)
 	int fd, i;
 
 	(void)state;
-	admin_connect();
+	(void)testdb_pg();
 	snprintf(dir, sizeof(dir), "%s/badurls", tmpdir);
 	assert_int_equal(mkdir(dir, 0700), 0);
 	assert_non_null(getcwd(cwd, sizeof(cwd)));
@@ -991,12 +906,12 @@ test_bad_urls(void **state)
 	/* a database that does not exist on a running server */
 	assert_non_null(url);
 	snprintf(name, sizeof(name), "ukt_absent_%d", (int)getpid());
-	assert_int_equal(url_with_db(url, name, loc, sizeof(loc)), 0);
+	assert_int_equal(testdb_url(name, loc, sizeof(loc)), 0);
 	expect_refused(loc, UK_ERR_STORE_OPEN);
 	assert_non_null(strstr(store_last_error(NULL), name));
 	snprintf(sql, sizeof(sql),
 	    "SELECT count(*) FROM pg_database WHERE datname = '%s'", name);
-	res = PQexec(admin, sql);
+	res = PQexec(testdb_pg(), sql);
 	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
 	assert_string_equal(PQgetvalue(res, 0, 0), "0");
 	PQclear(res);
@@ -1028,12 +943,12 @@ test_sqlite_file(void **state)
 	assert_int_equal(store_res_int(res, 0, 0), 1);
 	store_res_free(res);
 	add_unit(st, "U1");
-	assert_int_equal(stat(fx->location, &sb), 0);
+	assert_int_equal(stat(fx->db.loc, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
-	snprintf(path, sizeof(path), "%s-wal", fx->location);
+	snprintf(path, sizeof(path), "%s-wal", fx->db.loc);
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
-	snprintf(path, sizeof(path), "%s-shm", fx->location);
+	snprintf(path, sizeof(path), "%s-shm", fx->db.loc);
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
 	store_close(st);
@@ -1065,17 +980,14 @@ main(void)
 		{ "sqlite_test_file", test_sqlite_file, setup_db, teardown_db,
 		    &be_sqlite },
 	};
-	const char *base = getenv("UKEY_TEST_TMP");
 	int r;
 
-	snprintf(tmpdir, sizeof(tmpdir), "%s/test_store.XXXXXX",
-	    base != NULL && *base != '\0' ? base : "/tmp");
-	if (mkdtemp(tmpdir) == NULL) {
+	if (testdb_tmpdir("test_store", tmpdir, sizeof(tmpdir)) != 0) {
 		perror("mkdtemp");
 		return 1;
 	}
 	r = cmocka_run_group_tests_name("store", tests, NULL, NULL);
-	PQfinish(admin);
-	rmdir(tmpdir);
+	testdb_pg_close();
+	testdb_rmtree(tmpdir);
 	return r;
 }
