@@ -140,6 +140,22 @@ static const struct uk_error_info table[] = {
 	    "重新插入UKey后重试；仍失败请运行 ukey-agent doctor",
 	    "Re-insert the UKey and retry; if it fails again run ukey-agent "
 	    "doctor"),
+	E(2011, TOKEN_BUSY, 409, "UKey正在处理另一项操作",
+	    "The UKey is busy with another operation", NULL,
+	    "等当前操作（例如PIN码输入框）结束后重试",
+	    "Wait until the current operation (e.g. the PIN dialog) ends, then "
+	    "retry"),
+	E(2012, TOKEN_PIN_ENTRY, 503, "无法显示PIN码输入框",
+	    "The PIN dialog cannot be shown",
+	    "签名失败，请确认签名控件/根证书已经被导入浏览器",
+	    "安装 pinentry 程序或更正配置中的 pinentry 路径，然后运行 "
+	    "ukey-agent doctor",
+	    "Install a pinentry program or correct the pinentry path in the "
+	    "configuration, then run ukey-agent doctor"),
+	E(2013, TOKEN_PIN_TO_BE_CHANGED, 403, "UKey要求先修改PIN码",
+	    "The UKey requires a new PIN first", NULL,
+	    "运行 ukey-agent change-pin 修改PIN码后重试",
+	    "Change the PIN with ukey-agent change-pin, then retry"),
 
 	/* 30xx: certificate intake and CA */
 	E(3001, CSR_MALFORMED, 400, "证书请求格式错误",

@@ -1,0 +1,449 @@
+/* tests/unit/agent/test_guard.c: the lockout guard: counting, pending attempts, lock at six, damaged files, failed writes, merging with token flags. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "agent/guard.h"
+#include "common/errors.h"
+#include "common/fileio.h"
+
+#define SERIAL "a1b2c3d4e5f60718"
+
+static char base[512];
+static char dir[600];
+
+static int
+rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static int
+setup(void **state)
+{
+	const char *t = getenv("UKEY_TEST_TMP");
+
+	(void)state;
+	snprintf(base, sizeof(base), "%s/guard.XXXXXX", t != NULL ? t : "/tmp");
+	if (mkdtemp(base) == NULL)
+		return -1;
+	snprintf(dir, sizeof(dir), "%s/state/ukey-agent", base);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	return 0;
+}
+
+static struct ag_guard *
+open_guard(void)
+{
+	struct ag_guard *g = NULL;
+
+	assert_int_equal(ag_guard_new(dir, &g), 0);
+	assert_non_null(g);
+	return g;
+}
+
+static const char *
+file_text(struct ag_guard *g, const char *serial, enum ag_pin_kind k)
+{
+	static char text[128];
+	unsigned char *buf;
+	char path[1024];
+	size_t len;
+
+	assert_int_equal(ag_guard_path(g, serial, k, path, sizeof(path)), 0);
+	if (file_read_all(path, 100, &buf, &len) != 0)
+		return NULL;
+	snprintf(text, sizeof(text), "%s", (char *)buf);
+	free(buf);
+	return text;
+}
+
+static void
+test_dir_created_0700(void **state)
+{
+	struct ag_guard *g;
+	struct stat sb;
+
+	(void)state;
+	g = open_guard();
+	assert_int_equal(stat(dir, &sb), 0);
+	assert_true(S_ISDIR(sb.st_mode));
+	assert_int_equal(sb.st_mode & 0777, 0700);
+	ag_guard_free(g);
+	/* An existing directory open to others is tightened. */
+	assert_int_equal(chmod(dir, 0755), 0);
+	g = open_guard();
+	assert_int_equal(stat(dir, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0700);
+	assert_string_equal(ag_guard_dir(g), dir);
+	ag_guard_free(g);
+	/* Relative paths and files are refused. */
+	assert_int_equal(ag_guard_new("relative/dir", &g), UK_ERR_IO);
+	assert_null(g);
+	ag_guard_free(NULL);
+}
+
+static void
+test_count_and_reset(void **state)
+{
+	struct ag_guard_state st;
+	struct ag_guard *g;
+
+	(void)state;
+	g = open_guard();
+	assert_int_equal(ag_guard_read(g, SERIAL, AG_PIN_USER, &st), 0);
+	assert_int_equal(st.failures, 0);
+	assert_int_equal(st.left, 6);
+	assert_null(file_text(g, SERIAL, AG_PIN_USER));
+
+	assert_int_equal(ag_guard_begin(g, SERIAL, AG_PIN_USER, &st), 0);
+	assert_string_equal(file_text(g, SERIAL, AG_PIN_USER),
+	    "failures 0\npending 1\n");
+	assert_int_equal(ag_guard_end(g, SERIAL, AG_PIN_USER, AG_GUARD_WRONG,
+	                     &st),
+	    0);
+	assert_int_equal(st.failures, 1);
+	assert_int_equal(st.left, 5);
+	assert_string_equal(file_text(g, SERIAL, AG_PIN_USER),
+	    "failures 1\npending 0\n");
+
+	/* A PIN that never reached the token changes nothing. */
+	assert_int_equal(ag_guard_begin(g, SERIAL, AG_PIN_USER, &st), 0);
+	assert_int_equal(ag_guard_end(g, SERIAL, AG_PIN_USER, AG_GUARD_NONE,
+	                     &st),
+	    0);
+	assert_int_equal(st.failures, 1);
+
+	/* A correct PIN resets. */
+	assert_int_equal(ag_guard_begin(g, SERIAL, AG_PIN_USER, &st), 0);
+	assert_int_equal(ag_guard_end(g, SERIAL, AG_PIN_USER, AG_GUARD_OK, &st),
+	    0);
+	assert_int_equal(st.failures, 0);
+	assert_int_equal(st.left, 6);
+
+	/* The SO PIN is counted apart. */
+	assert_int_equal(ag_guard_begin(g, SERIAL, AG_PIN_SO, &st), 0);
+	assert_int_equal(ag_guard_end(g, SERIAL, AG_PIN_SO, AG_GUARD_WRONG,
+	                     &st),
+	    0);
+	assert_int_equal(ag_guard_read(g, SERIAL, AG_PIN_USER, &st), 0);
+	assert_int_equal(st.failures, 0);
+	assert_int_equal(ag_guard_read(g, SERIAL, AG_PIN_SO, &st), 0);
+	assert_int_equal(st.failures, 1);
+	assert_int_equal(ag_guard_reset(g, SERIAL, AG_PIN_SO), 0);
+	assert_int_equal(ag_guard_read(g, SERIAL, AG_PIN_SO, &st), 0);
+	assert_int_equal(st.failures, 0);
+	ag_guard_free(g);
+}
+
+static void
+test_lock_at_six(void **state)
+{
+	struct ag_guard_state st;
+	struct ag_guard *g;
+	int i;
+
+	(void)state;
+	g = open_guard();
+	for (i = 1; i <= 6; i++) {
+		assert_int_equal(ag_guard_begin(g, SERIAL, AG_PIN_USER, &st),
+		    0);
+		assert_int_equal(st.left, 7 - i);
+		assert_int_equal(ag_guard_end(g, SERIAL, AG_PIN_USER,
+		                     AG_GUARD_WRONG, &st),
+		    0);
+		assert_int_equal(st.left, 6 - i);
+		assert_string_equal(ag_guard_state_name(st.left),
+		    i == 6 ? "LOCKED" : (i == 5 ? "FINAL_TRY" : "COUNT_LOW"));
+	}
+	/* Nothing more is attempted, a correct PIN included. */
+	assert_int_equal(ag_guard_begin(g, SERIAL, AG_PIN_USER, &st),
+	    UK_ERR_TOKEN_PIN_LOCKED);
+	assert_int_equal(st.left, 0);
+	assert_string_equal(file_text(g, SERIAL, AG_PIN_USER),
+	    "failures 6\npending 0\n");
+	/* Another token is not concerned. */
+	assert_int_equal(ag_guard_begin(g, "other", AG_PIN_USER, &st), 0);
+	assert_int_equal(ag_guard_end(g, "other", AG_PIN_USER, AG_GUARD_OK,
+	                     &st),
+	    0);
+	/* An unblock resets. */
+	assert_int_equal(ag_guard_reset(g, SERIAL, AG_PIN_USER), 0);
+	assert_int_equal(ag_guard_begin(g, SERIAL, AG_PIN_USER, &st), 0);
+	assert_int_equal(st.left, 6);
+	ag_guard_free(g);
+}
+
+static void
+test_pending_counts_once(void **state)
+{
+	struct ag_guard_state st;
+	struct ag_guard *g;
+
+	(void)state;
+	g = open_guard();
+	/* A process dies between begin and end. */
+	assert_int_equal(ag_guard_begin(g, SERIAL, AG_PIN_USER, &st), 0);
+	ag_guard_free(g);
+	g = open_guard();
+	assert_int_equal(ag_guard_read(g, SERIAL, AG_PIN_USER, &st), 0);
+	assert_int_equal(st.pending, 1);
+	assert_int_equal(st.failures, 1);
+	assert_int_equal(st.left, 5);
+	/* The next attempt folds it in: counted once, not twice. */
+	assert_int_equal(ag_guard_begin(g, SERIAL, AG_PIN_USER, &st), 0);
+	assert_string_equal(file_text(g, SERIAL, AG_PIN_USER),
+	    "failures 1\npending 1\n");
+	assert_int_equal(ag_guard_end(g, SERIAL, AG_PIN_USER, AG_GUARD_WRONG,
+	                     &st),
+	    0);
+	assert_int_equal(st.failures, 2);
+	assert_int_equal(st.left, 4);
+	ag_guard_free(g);
+}
+
+static void
+test_after_matches_end(void **state)
+{
+	static const enum ag_guard_outcome os[] = { AG_GUARD_WRONG,
+		AG_GUARD_NONE, AG_GUARD_WRONG, AG_GUARD_OK, AG_GUARD_WRONG,
+		AG_GUARD_WRONG, AG_GUARD_WRONG, AG_GUARD_WRONG, AG_GUARD_WRONG,
+		AG_GUARD_WRONG };
+	struct ag_guard_state before, predicted, written;
+	struct ag_guard *g;
+	size_t i;
+
+	(void)state;
+	g = open_guard();
+	/* What is answered before the write is what the write records. */
+	for (i = 0; i < sizeof(os) / sizeof(os[0]); i++) {
+		assert_int_equal(ag_guard_begin(g, SERIAL, AG_PIN_USER,
+		                     &before),
+		    0);
+		ag_guard_after(&before, os[i], &predicted);
+		assert_int_equal(ag_guard_end(g, SERIAL, AG_PIN_USER, os[i],
+		                     &written),
+		    0);
+		assert_int_equal(predicted.failures, written.failures);
+		assert_int_equal(predicted.left, written.left);
+		assert_int_equal(predicted.pending, 0);
+	}
+	assert_int_equal(written.left, 0);
+	ag_guard_free(g);
+}
+
+static void
+test_damaged_file_locks(void **state)
+{
+	static const char *const bad[] = { "failures x\npending 0\n",
+		"failures 1\n", "pending 0\nfailures 1\n",
+		"failures 1\npending 2\n", "failures -1\npending 0\n",
+		"failures 1\npending 0\nextra\n", "" };
+	struct ag_guard_state st;
+	struct ag_guard *g;
+	char path[1024];
+	size_t i;
+
+	(void)state;
+	g = open_guard();
+	assert_int_equal(ag_guard_path(g, SERIAL, AG_PIN_USER, path,
+	                     sizeof(path)),
+	    0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(file_write_atomic(path, bad[i], strlen(bad[i]),
+		                     0600),
+		    0);
+		assert_int_equal(ag_guard_read(g, SERIAL, AG_PIN_USER, &st),
+		    UK_ERR_IO);
+		assert_int_equal(st.left, 0);
+		assert_int_equal(ag_guard_begin(g, SERIAL, AG_PIN_USER, &st),
+		    UK_ERR_IO);
+	}
+	ag_guard_free(g);
+}
+
+static void
+test_write_failure_refuses(void **state)
+{
+	struct ag_guard_state st;
+	struct rlimit old, none = { 0, 0 };
+	struct ag_guard *g;
+	void (*prev)(int);
+
+	(void)state;
+	g = open_guard();
+	assert_int_equal(ag_guard_begin(g, SERIAL, AG_PIN_USER, &st), 0);
+	assert_int_equal(ag_guard_end(g, SERIAL, AG_PIN_USER, AG_GUARD_WRONG,
+	                     &st),
+	    0);
+	/* No byte can be written (as on a full disk): the attempt is refused
+	 * and the count stays. */
+	prev = signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	none.rlim_max = old.rlim_max;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &none), 0);
+	assert_int_equal(ag_guard_begin(g, SERIAL, AG_PIN_USER, &st),
+	    UK_ERR_IO);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, prev);
+	assert_string_equal(file_text(g, SERIAL, AG_PIN_USER),
+	    "failures 1\npending 0\n");
+	/* A failed resolution leaves the pending record: it counts as a
+	 * wrong PIN, never as nothing. */
+	assert_int_equal(ag_guard_begin(g, SERIAL, AG_PIN_USER, &st), 0);
+	prev = signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &none), 0);
+	assert_int_equal(ag_guard_end(g, SERIAL, AG_PIN_USER, AG_GUARD_OK, &st),
+	    UK_ERR_IO);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, prev);
+	assert_int_equal(st.failures, 2);
+	assert_int_equal(ag_guard_read(g, SERIAL, AG_PIN_USER, &st), 0);
+	assert_int_equal(st.failures, 2);
+	ag_guard_free(g);
+}
+
+static void
+test_paths(void **state)
+{
+	struct ag_guard *g;
+	char path[1024], want[1024];
+
+	(void)state;
+	g = open_guard();
+	assert_int_equal(ag_guard_path(g, "AB-12_x", AG_PIN_USER, path,
+	                     sizeof(path)),
+	    0);
+	snprintf(want, sizeof(want), "%s/AB-12_x.user", dir);
+	assert_string_equal(path, want);
+	/* Other characters: hex, so that "a b" and "a_b" never share. */
+	assert_int_equal(ag_guard_path(g, "a b", AG_PIN_SO, path, sizeof(path)),
+	    0);
+	snprintf(want, sizeof(want), "%s/x612062.so", dir);
+	assert_string_equal(path, want);
+	assert_int_equal(ag_guard_path(g, "../../etc", AG_PIN_USER, path,
+	                     sizeof(path)),
+	    0);
+	assert_null(strstr(path + strlen(dir), "/.."));
+	assert_int_equal(ag_guard_path(g, "", AG_PIN_USER, path, sizeof(path)),
+	    UK_ERR_INPUT);
+	assert_int_equal(ag_guard_path(g, "x", AG_PIN_USER, path, 8),
+	    UK_ERR_LIMIT);
+	ag_guard_free(g);
+}
+
+/* Checks the merged PIN object. */
+static void
+pin_is(const struct ag_guard_state *gs, const struct p11_status *st,
+    const char *state, int left, const char *source)
+{
+	json_t *j = ag_guard_pin_json(gs, st, AG_PIN_USER);
+
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "state")),
+	    state);
+	assert_int_equal(json_integer_value(json_object_get(j, "retriesLeft")),
+	    left);
+	assert_string_equal(json_string_value(json_object_get(j, "source")),
+	    source);
+	json_decref(j);
+}
+
+static void
+test_merge(void **state)
+{
+	struct ag_guard_state gs;
+	struct p11_status st;
+
+	(void)state;
+	memset(&st, 0, sizeof(st));
+	st.user_retries = -1;
+	gs.failures = 0;
+	gs.pending = 0;
+	gs.left = 6;
+	pin_is(&gs, NULL, "OK", 6, "agent");
+	pin_is(&gs, &st, "OK", 6, "agent");
+	/* The token says more than the agent knows. */
+	st.user = P11_PIN_COUNT_LOW;
+	pin_is(&gs, &st, "COUNT_LOW", 5, "token");
+	st.user = P11_PIN_FINAL_TRY;
+	st.user_retries = 1;
+	pin_is(&gs, &st, "FINAL_TRY", 1, "token");
+	st.user = P11_PIN_LOCKED;
+	st.user_retries = 0;
+	pin_is(&gs, &st, "LOCKED", 0, "token");
+	st.user = P11_PIN_TO_BE_CHANGED;
+	st.user_retries = -1;
+	pin_is(&gs, &st, "TO_BE_CHANGED", 6, "token");
+	st.user = P11_PIN_NOT_INITIALISED;
+	pin_is(&gs, &st, "NOT_INITIALISED", 0, "token");
+	/* The agent knows more (plain SoftHSM2 never sets the flags). */
+	st.user = P11_PIN_OK;
+	gs.failures = 5;
+	gs.left = 1;
+	pin_is(&gs, &st, "FINAL_TRY", 1, "agent");
+	gs.failures = 6;
+	gs.left = 0;
+	pin_is(&gs, &st, "LOCKED", 0, "agent");
+	/* Both agree (ukey-sim): the agent's count is given. */
+	gs.failures = 2;
+	gs.left = 4;
+	st.user = P11_PIN_COUNT_LOW;
+	pin_is(&gs, &st, "COUNT_LOW", 4, "agent");
+	gs.failures = 5;
+	gs.left = 1;
+	st.user = P11_PIN_FINAL_TRY;
+	st.user_retries = 1;
+	pin_is(&gs, &st, "FINAL_TRY", 1, "agent");
+	/* The token locked while the agent still counts some left. */
+	gs.failures = 3;
+	gs.left = 3;
+	st.user = P11_PIN_LOCKED;
+	st.user_retries = 0;
+	pin_is(&gs, &st, "LOCKED", 0, "token");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_dir_created_0700, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_count_and_reset, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_lock_at_six, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_pending_counts_once, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_after_matches_end, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_damaged_file_locks, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_write_failure_refuses,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_paths, setup, teardown),
+		cmocka_unit_test(test_merge),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
