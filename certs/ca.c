@@ -660,6 +660,16 @@ module_listed(const char *list, const char *module)
 	return 0;
 }
 
+int
+ca_p11_module_allowed(const struct ca_config *cfg, const char *module)
+{
+	if (cfg == NULL || module == NULL || module[0] != '/')
+		return 0;
+	return (cfg->pkcs11_module != NULL &&
+	           strcmp(cfg->pkcs11_module, module) == 0) ||
+	    module_listed(cfg->pkcs11_module_allowlist, module);
+}
+
 /*
  * Refuses the token URI ref unless its module-path is the configured
  * [ca] pkcs11_module, on [ca] pkcs11_module_allowlist, or the one given to
@@ -677,9 +687,7 @@ module_check(struct ca *ca, const char *ref)
 		return 0;
 	if ((r = ca_p11_uri_parse(ref, &u, ca->err, sizeof(ca->err))) != 0)
 		return r;
-	if ((ca->cfg.pkcs11_module != NULL &&
-	        strcmp(ca->cfg.pkcs11_module, u->module) == 0) ||
-	    module_listed(ca->cfg.pkcs11_module_allowlist, u->module) ||
+	if (ca_p11_module_allowed(&ca->cfg, u->module) ||
 	    (ca->init_module != NULL &&
 	        strcmp(ca->init_module, u->module) == 0))
 		r = 0;

@@ -99,6 +99,11 @@ struct ca_config {
 				 * seconds; default 0 (no caching) */
 };
 
+/* Returns 1 when module (an absolute path, compared as given) equals
+ * cfg's pkcs11_module or is on its pkcs11_module_allowlist, else 0: the
+ * check token CA keys pass, for callers that load a module themselves. */
+int ca_p11_module_allowed(const struct ca_config *cfg, const char *module);
+
 /* Fills c with the defaults listed above (no URLs). */
 void ca_config_init(struct ca_config *c);
 

@@ -56,6 +56,8 @@ static const struct {
 } commands[] = {
 	{ "init", ukca_cmd_init, "create the root, issuing and OCSP CA keys" },
 	{ "issue", ukca_cmd_issue, "issue a certificate for a CSR" },
+	{ "enroll", ukca_cmd_enroll,
+	    "generate a key on a UKey, certify it, store it there" },
 	{ "revoke", ukca_cmd_revoke, "revoke a certificate" },
 	{ "reissue", ukca_cmd_reissue,
 	    "revoke (superseded) and issue anew, atomically" },

@@ -41,6 +41,9 @@ int ukca_cmd_ocsp(struct ukca_ctx *ctx, int argc, char **argv);
 int ukca_cmd_renew_ocsp(struct ukca_ctx *ctx, int argc, char **argv);
 int ukca_cmd_verify(struct ukca_ctx *ctx, int argc, char **argv);
 int ukca_cmd_check_config(struct ukca_ctx *ctx, int argc, char **argv);
+/* certs/ukey_ca_enroll.c: generates a key pair on an operator's UKey,
+ * issues its certificate as ukca_cmd_issue does and stores it on the token. */
+int ukca_cmd_enroll(struct ukca_ctx *ctx, int argc, char **argv);
 
 /* Helpers (certs/ukey_ca.c). */
 
