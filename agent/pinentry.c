@@ -527,6 +527,15 @@ ag_pinentry_get(const struct ag_pinentry_req *req, struct secret **pin)
 		kill_now = 0;
 		goto out;
 	}
+	/* A new PIN must have been typed twice: a pinentry that ignores
+	 * SETREPEAT would let one typo lock the operator out. */
+	if (req->repeat != NULL && !ag_assuan_repeated(a)) {
+		r = UK_ERR_TOKEN_PIN_ENTRY;
+		uk_log(UK_LOG_ERROR,
+		    "UK-2012 pinentry did not confirm the new "
+		    "PIN (no SETREPEAT support)");
+		goto out;
+	}
 	r = UK_ERR_NOMEM;
 	if ((*pin = ag_assuan_take(a)) == NULL)
 		goto out;

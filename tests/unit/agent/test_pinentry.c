@@ -196,6 +196,23 @@ ask(int timeout_s, struct secret **pin)
 	return ag_pinentry_get(&req, pin);
 }
 
+/* Asks for a new PIN, to be typed twice. */
+static int
+ask_new(struct secret **pin)
+{
+	struct ag_pinentry_req req;
+
+	memset(&req, 0, sizeof(req));
+	req.program = program;
+	req.timeout_s = 10;
+	req.title = "ukey-agent";
+	req.desc = "修改PIN码";
+	req.prompt = "新PIN码：";
+	req.repeat = "再次输入：";
+	req.repeat_error = "两次输入不一致";
+	return ag_pinentry_get(&req, pin);
+}
+
 static int
 pid_alive(void)
 {
@@ -255,6 +272,17 @@ test_dialogs(void **state)
 	assert_int_equal(ask(1, &pin), UK_ERR_TIMEOUT);
 	assert_true(time(NULL) - t0 <= 3);
 	assert_false(pid_alive());
+	assert_null(pin);
+
+	/* A new PIN counts only when the dialog confirms it was typed twice. */
+	control("mode", "pin");
+	control("pin", "654321");
+	assert_int_equal(ask_new(&pin), 0);
+	assert_string_equal((char *)pin->buf, "654321");
+	secret_free(pin);
+	pin = NULL;
+	control("mode", "norepeat");
+	assert_int_equal(ask_new(&pin), UK_ERR_TOKEN_PIN_ENTRY);
 	assert_null(pin);
 }
 
