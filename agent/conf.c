@@ -159,8 +159,10 @@ ag_origin_allowed(const struct ag_list *allow, const char *origin)
 
 	if (allow == NULL || ag_origin_valid(origin) != 0)
 		return 0;
+	/* Exact match: the origin signed into the challenge is byte for byte
+	 * the one the gateway is configured with. */
 	for (i = 0; i < allow->n; i++) {
-		if (strcasecmp(allow->v[i], origin) == 0)
+		if (strcmp(allow->v[i], origin) == 0)
 			return 1;
 	}
 	return 0;
@@ -185,11 +187,26 @@ check_lists(const struct config *cfg, const char *name, char *err,
 		goto out;
 	}
 	for (i = 0; i < l.n; i++) {
+		const char *c;
+
 		if (ag_origin_valid(l.v[i]) != 0) {
 			snprintf(err, errlen,
 			    "%s: [agent] allowed_origins: \"%s\" is not an "
 			    "origin (scheme://host[:port], http or https, "
 			    "nothing after it)",
+			    name, l.v[i]);
+			goto out;
+		}
+		/* Browsers serialise origins in lower case; an entry in
+		 * another spelling could never match. */
+		for (c = l.v[i]; *c != '\0'; c++) {
+			if (*c >= 'A' && *c <= 'Z')
+				break;
+		}
+		if (*c != '\0') {
+			snprintf(err, errlen,
+			    "%s: [agent] allowed_origins: \"%s\" must be "
+			    "written in lower case, as browsers send it",
 			    name, l.v[i]);
 			goto out;
 		}

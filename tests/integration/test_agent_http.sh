@@ -73,6 +73,14 @@ st=$(ag_post /v1/authenticate "$AUTH_BAD" https://hall.example.gov.cn.evil.examp
 check_eq "origin with the allowed one as a prefix: 403" 403 "$st"
 st=$(ag_post /v1/authenticate "$AUTH_BAD" http://hall.example.gov.cn)
 check_eq "allowed host, other scheme: 403" 403 "$st"
+st=$(ag_post /v1/authenticate "$AUTH_BAD" HTTPS://HALL.EXAMPLE.GOV.CN)
+check_eq "allowed origin in another spelling: 403" 403 "$st"
+st=$(ag_post /v1/authenticate "$AUTH_BAD" https://hall.example.gov.cn/)
+check_eq "allowed origin with a trailing slash: 403" 403 "$st"
+ag_conf "$T/upper.conf" "allowed_origins = HTTPS://HALL.EXAMPLE.GOV.CN"
+out=$("$AG_BIN" -c "$T/upper.conf" list 2>&1)
+check_eq "an allowed origin not in lower case: refused at start-up" 1 "$?"
+check_match "... saying why" "lower case" "$out"
 check "still no PIN try consumed" nothing_tried
 h=$(hdr /v1/status https://evil.example)
 check_match "refusal has no CORS header" '^HTTP/1.1 403' "$h"

@@ -243,7 +243,8 @@ test_origins_and_host(void **state)
 	assert_int_equal(ag_origin_valid("https://a b"), UK_ERR_INPUT);
 	assert_int_equal(ag_origin_valid("https://"), UK_ERR_INPUT);
 	assert_true(ag_origin_allowed(&l, "https://hall.example.gov.cn"));
-	assert_true(ag_origin_allowed(&l, "HTTPS://HALL.example.gov.cn"));
+	/* Exact spelling only: what is signed is what the gateway expects. */
+	assert_false(ag_origin_allowed(&l, "HTTPS://HALL.example.gov.cn"));
 	assert_true(ag_origin_allowed(&l, "http://127.0.0.1:8080"));
 	assert_false(ag_origin_allowed(&l, "http://127.0.0.1:8081"));
 	assert_false(ag_origin_allowed(&l, "https://hall.example.gov.cn.evil"));
