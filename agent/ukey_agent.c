@@ -362,7 +362,9 @@ cmd_serve(struct ukag_ctx *ctx, int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	timeout = ((int)config_int(ctx->cfg, "agent", "pinentry_timeout") +
+	/* change-pin and unlock show two PIN dialogs (old or SO PIN, then the
+	 * new one), each allowed pinentry_timeout: the worker may take both. */
+	timeout = (2 * (int)config_int(ctx->cfg, "agent", "pinentry_timeout") +
 	              WORKER_SLACK_S) *
 	    1000;
 	if ((r = ag_evq_new(EVQ_CAP, &evq)) != 0 ||
