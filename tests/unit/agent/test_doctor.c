@@ -738,8 +738,8 @@ test_good(void **state)
 	assert_int_equal(summary(rep, "warn"), 0);
 	assert_int_equal(summary(rep, "skip"), 0);
 	assert_int_equal(summary(rep, "pass"), 13);
-	assert_non_null(
-	    strstr(field(rep, "card present", NULL, "detail"), "3b951381018073ff01000b"));
+	assert_non_null(strstr(field(rep, "card present", NULL, "detail"),
+	    "3b951381018073ff01000b"));
 	assert_non_null(
 	    strstr(field(rep, "token present", NULL, "detail"), serial1));
 	assert_non_null(strstr(field(rep, "certificate chain", NULL, "detail"),

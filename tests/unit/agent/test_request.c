@@ -308,7 +308,8 @@ test_error_body(void **state)
 	assert_non_null(strstr(s, "\"UK-2011\""));
 	free(s);
 	assert_int_equal(ag_error_info(UK_ERR_TOKEN_BUSY)->http_status, 409);
-	assert_string_equal(ag_error_info(UK_ERR_TOKEN_PIN_ENTRY)->id, "UK-2012");
+	assert_string_equal(ag_error_info(UK_ERR_TOKEN_PIN_ENTRY)->id,
+	    "UK-2012");
 	assert_string_equal(ag_error_info(99999)->id, "UK-1001");
 	assert_true(ag_lang_en("en-US,en;q=0.9"));
 	assert_false(ag_lang_en("zh-CN,zh;q=0.9,en;q=0.8"));
