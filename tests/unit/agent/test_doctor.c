@@ -27,6 +27,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "tests/lib/testproc.h"
 #include "agent/conf.h"
 #include "agent/doctor.h"
 #include "agent/guard.h"
@@ -193,53 +194,11 @@ closed_port(void)
 /* --- processes --- */
 
 static int
-run(const char *const argv[], char *out, size_t size)
-{
-	posix_spawn_file_actions_t fa;
-	char sink[256];
-	int p[2], st = 0, rc;
-	size_t n = 0;
-	ssize_t k;
-	pid_t pid;
-
-	if (pipe(p) != 0)
-		return -1;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-	posix_spawn_file_actions_addclose(&fa, p[0]);
-	posix_spawn_file_actions_addclose(&fa, p[1]);
-	rc = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv,
-	    environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(p[1]);
-	if (rc != 0) {
-		close(p[0]);
-		return -1;
-	}
-	for (;;) {
-		if (out != NULL && n + 1 < size)
-			k = read(p[0], out + n, size - 1 - n);
-		else
-			k = read(p[0], sink, sizeof(sink));
-		if (k <= 0)
-			break;
-		if (out != NULL && n + 1 < size)
-			n += (size_t)k;
-	}
-	close(p[0]);
-	if (out != NULL)
-		out[n] = '\0';
-	if (waitpid(pid, &st, 0) != pid)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static int
 pcsc(const char *cmd, const char *extra)
 {
 	const char *argv[] = { "sh", helper, cmd, pcscdir, extra, NULL };
 
-	return run(argv, NULL, 0);
+	return testproc_run(argv, NULL, 0);
 }
 
 /* Brings the private pcscd to state want; skips the test when this
@@ -381,7 +340,7 @@ init_token(const char *label)
 	const char *argv[] = { "softhsm2-util", "--init-token", "--free",
 		"--label", label, "--pin", PIN, "--so-pin", "12345678", NULL };
 
-	return run(argv, NULL, 0);
+	return testproc_run(argv, NULL, 0);
 }
 
 static int
@@ -390,7 +349,7 @@ delete_token(const char *label)
 	const char *argv[] = { "softhsm2-util", "--delete-token", "--token",
 		label, NULL };
 
-	return run(argv, NULL, 0);
+	return testproc_run(argv, NULL, 0);
 }
 
 /* Generates key idhex on token label and stores a certificate for it
