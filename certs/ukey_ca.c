@@ -277,6 +277,19 @@ fail:
 }
 
 int
+ukca_ca_secret(struct ca *ca, int fd, struct secret **out)
+{
+	char prompt[600];
+
+	if (ca_key_on_token(ca))
+		snprintf(prompt, sizeof(prompt), "PIN for the CA token: ");
+	else
+		snprintf(prompt, sizeof(prompt),
+		    "Passphrase for the CA key %.500s: ", ca_key_ref(ca));
+	return ukca_secret(fd, prompt, 0, out);
+}
+
+int
 ukca_secret(int fd, const char *prompt, int confirm, struct secret **out)
 {
 	struct secret *a = NULL, *b = NULL;

@@ -81,6 +81,11 @@ int ukca_open_ca(struct ukca_ctx *ctx, struct store **st, struct ca **ca);
  * returns 0 or an exit status. */
 int ukca_secret(int fd, const char *prompt, int confirm, struct secret **out);
 
+/* Obtains the secret of ca's own key: the key file's passphrase or the CA
+ * token's PIN, from fd or the terminal. Prints errors; returns 0 or an exit
+ * status. */
+int ukca_ca_secret(struct ca *ca, int fd, struct secret **out);
+
 /* Checks that path can be written later (its directory exists and is
  * writable; path is absent or a regular file: never a device, FIFO,
  * directory or symbolic link, which the atomic rename would replace).

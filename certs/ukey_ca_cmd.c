@@ -46,20 +46,6 @@ help_or_usage(int c, const char *help)
 	return UKCA_EXIT_USAGE;
 }
 
-/* The secret for ca's key: passphrase of the key file or token PIN. */
-static int
-ca_secret(struct ca *ca, int fd, struct secret **out)
-{
-	char prompt[600];
-
-	if (ca_key_on_token(ca))
-		snprintf(prompt, sizeof(prompt), "PIN for the CA token: ");
-	else
-		snprintf(prompt, sizeof(prompt),
-		    "Passphrase for the CA key %.500s: ", ca_key_ref(ca));
-	return ukca_secret(fd, prompt, 0, out);
-}
-
 /* Whether there is a terminal to ask on. */
 static int
 have_tty(void)
@@ -490,7 +476,7 @@ ukca_cmd_issue(struct ukca_ctx *ctx, int argc, char **argv)
 	}
 	if ((ex = ukca_open_ca(ctx, &st, &ca)) != 0)
 		goto done;
-	if ((ex = ca_secret(ca, fd, &pass)) != 0)
+	if ((ex = ukca_ca_secret(ca, fd, &pass)) != 0)
 		goto done;
 	if ((r = ca_unlock(ca, pass)) != 0) {
 		ex = ukca_fail(r, ca_errmsg(ca));
@@ -635,7 +621,7 @@ ukca_cmd_reissue(struct ukca_ctx *ctx, int argc, char **argv)
 	}
 	if ((ex = ukca_open_ca(ctx, &st, &ca)) != 0)
 		goto done;
-	if ((ex = ca_secret(ca, fd, &pass)) != 0)
+	if ((ex = ukca_ca_secret(ca, fd, &pass)) != 0)
 		goto done;
 	if ((r = ca_unlock(ca, pass)) != 0) {
 		ex = ukca_fail(r, ca_errmsg(ca));
@@ -930,7 +916,7 @@ ukca_cmd_crl(struct ukca_ctx *ctx, int argc, char **argv)
 		return UKCA_EXIT_ERROR;
 	if ((ex = ukca_open_ca(ctx, &st, &ca)) != 0)
 		return ex;
-	if ((ex = ca_secret(ca, fd, &pass)) != 0)
+	if ((ex = ukca_ca_secret(ca, fd, &pass)) != 0)
 		goto done;
 	if ((r = ca_unlock(ca, pass)) != 0) {
 		ex = ukca_fail(r, ca_errmsg(ca));
@@ -1201,7 +1187,7 @@ ukca_cmd_renew_ocsp(struct ukca_ctx *ctx, int argc, char **argv)
 		    "the OCSP signer key is on a token: no --ocsp-pass-fd");
 		goto out;
 	}
-	if ((ex = ca_secret(ca, fd, &pass)) != 0)
+	if ((ex = ukca_ca_secret(ca, fd, &pass)) != 0)
 		goto out;
 	if ((r = ca_unlock(ca, pass)) != 0 ||
 	    (r = ca_renew_ocsp(ca, ctx->actor, &is)) != 0) {

@@ -340,20 +340,6 @@ enroll_not_stored(const struct enroll_args *a, const struct ca_issued *is,
 		    a->out);
 }
 
-/* Obtains the secret of ca's own key (passphrase or CA token PIN). */
-static int
-enroll_ca_secret(struct ca *ca, int fd, struct secret **out)
-{
-	char prompt[600];
-
-	if (ca_key_on_token(ca))
-		snprintf(prompt, sizeof(prompt), "PIN for the CA token: ");
-	else
-		snprintf(prompt, sizeof(prompt),
-		    "Passphrase for the CA key %.500s: ", ca_key_ref(ca));
-	return ukca_secret(fd, prompt, 0, out);
-}
-
 int
 ukca_cmd_enroll(struct ukca_ctx *ctx, int argc, char **argv)
 {
@@ -413,7 +399,7 @@ ukca_cmd_enroll(struct ukca_ctx *ctx, int argc, char **argv)
 		    a.req.unit, nactive);
 		goto out;
 	}
-	if ((ex = enroll_ca_secret(ca, a.ca_fd, &pass)) != 0)
+	if ((ex = ukca_ca_secret(ca, a.ca_fd, &pass)) != 0)
 		goto out;
 	ex = UKCA_EXIT_ERROR;
 	if ((r = ca_unlock(ca, pass)) != 0) {
