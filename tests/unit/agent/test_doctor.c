@@ -28,6 +28,7 @@
 #include <openssl/x509v3.h>
 
 #include "tests/lib/testproc.h"
+#include "tests/lib/testtok.h"
 #include "agent/conf.h"
 #include "agent/doctor.h"
 #include "agent/guard.h"
@@ -37,7 +38,7 @@
 #include "common/secret.h"
 #include "pkcs11/token.h"
 
-#define SOFTHSM "/usr/lib/softhsm/libsofthsm2.so"
+#define SOFTHSM TESTTOK_SOFTHSM
 #define PIN "123456"
 #define ORIGIN "https://hall.example.gov.cn"
 
@@ -410,48 +411,21 @@ rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 static int
 group_setup(void **state)
 {
-	const char *base = getenv("UKEY_TEST_TMP"), *root, *build;
-	char path[700], sock[800], real[PATH_MAX];
-	FILE *f;
+	struct testtok tt;
 
 	(void)state;
 	uk_log_init("test_doctor", UK_LOG_ERROR);
-	if (base == NULL || *base == '\0')
-		base = "/tmp";
-	if ((root = getenv("UKEY_ROOT")) == NULL || *root == '\0')
-		root = ".";
-	if ((build = getenv("UKEY_BUILD")) == NULL || *build == '\0')
-		build = "build";
-	snprintf(helper, sizeof(helper), "%s/tests/lib/pcsc.sh", root);
-	snprintf(tmpdir, sizeof(tmpdir), "%s/doctor-XXXXXX", base);
-	if (mkdtemp(tmpdir) == NULL)
+	if (testtok_setup(&tt, "doctor") != 0)
 		return -1;
-	snprintf(pcscdir, sizeof(pcscdir), "%s/pcsc", tmpdir);
-	snprintf(simdir, sizeof(simdir), "%s/sim", tmpdir);
+	snprintf(tmpdir, sizeof(tmpdir), "%s", tt.tmpdir);
+	snprintf(pcscdir, sizeof(pcscdir), "%s", tt.pcscdir);
+	snprintf(simdir, sizeof(simdir), "%s", tt.simdir);
+	snprintf(simmod, sizeof(simmod), "%s", tt.simmod);
+	snprintf(helper, sizeof(helper), "%s", tt.helper);
 	snprintf(statedir, sizeof(statedir), "%s/state", tmpdir);
 	snprintf(ca1, sizeof(ca1), "%s/ca1.pem", tmpdir);
 	snprintf(ca2, sizeof(ca2), "%s/ca2.pem", tmpdir);
-	snprintf(path, sizeof(path), "%s/tokens", tmpdir);
-	if (mkdir(simdir, 0700) != 0 || mkdir(path, 0700) != 0)
-		return -1;
-	snprintf(sock, sizeof(sock), "%s/run/pcscd.comm", pcscdir);
-	setenv("PCSCLITE_CSOCK_NAME", sock, 1);
 	pcsc_ok = access(helper, R_OK) == 0;
-
-	snprintf(path, sizeof(path), "%s/softhsm2.conf", tmpdir);
-	if ((f = fopen(path, "w")) == NULL)
-		return -1;
-	fprintf(f,
-	    "directories.tokendir = %s/tokens\nobjectstore.backend = file\n"
-	    "log.level = ERROR\n",
-	    tmpdir);
-	fclose(f);
-	setenv("SOFTHSM2_CONF", path, 1);
-	setenv("UKEY_SIM_DIR", simdir, 1);
-	setenv("UKEY_SIM_MODULE", SOFTHSM, 1);
-	snprintf(simmod, sizeof(simmod), "%s/lib/ukey-sim.so", build);
-	if (realpath(simmod, real) != NULL)
-		snprintf(simmod, sizeof(simmod), "%s", real);
 	if (access(simmod, R_OK) != 0 || access(SOFTHSM, R_OK) != 0) {
 		fprintf(stderr, "no ukey-sim (%s) or SoftHSM2\n", simmod);
 		return 0; /* every test skips */

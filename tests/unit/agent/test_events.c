@@ -18,11 +18,12 @@
 #include <cmocka.h>
 
 #include "tests/lib/testproc.h"
+#include "tests/lib/testtok.h"
 #include "agent/events.h"
 #include "common/errors.h"
 #include "common/log.h"
 
-#define SOFTHSM "/usr/lib/softhsm/libsofthsm2.so"
+#define SOFTHSM TESTTOK_SOFTHSM
 #define EV_MAX 256
 
 extern char **environ;
@@ -160,49 +161,21 @@ rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 static int
 group_setup(void **state)
 {
-	const char *base = getenv("UKEY_TEST_TMP"), *root, *build;
-	char path[700], sock[800], real[PATH_MAX];
+	struct testtok tt;
 	const char *init[] = { "softhsm2-util", "--init-token", "--free",
 		"--label", "ev1", "--pin", "123456", "--so-pin", "12345678",
 		NULL };
-	FILE *f;
 
 	(void)state;
 	uk_log_init("test_events", UK_LOG_WARN);
-	if (base == NULL || *base == '\0')
-		base = "/tmp";
-	if ((root = getenv("UKEY_ROOT")) == NULL || *root == '\0')
-		root = ".";
-	if ((build = getenv("UKEY_BUILD")) == NULL || *build == '\0')
-		build = "build";
-	snprintf(helper, sizeof(helper), "%s/tests/lib/pcsc.sh", root);
-	snprintf(tmpdir, sizeof(tmpdir), "%s/events-XXXXXX", base);
-	if (mkdtemp(tmpdir) == NULL)
+	if (testtok_setup(&tt, "events") != 0)
 		return -1;
-	snprintf(pcscdir, sizeof(pcscdir), "%s/pcsc", tmpdir);
-	snprintf(simdir, sizeof(simdir), "%s/sim", tmpdir);
-	snprintf(path, sizeof(path), "%s/tokens", tmpdir);
-	if (mkdir(simdir, 0700) != 0 || mkdir(path, 0700) != 0)
-		return -1;
-	/* The client library reads this once, at its first use. */
-	snprintf(sock, sizeof(sock), "%s/run/pcscd.comm", pcscdir);
-	setenv("PCSCLITE_CSOCK_NAME", sock, 1);
+	snprintf(tmpdir, sizeof(tmpdir), "%s", tt.tmpdir);
+	snprintf(pcscdir, sizeof(pcscdir), "%s", tt.pcscdir);
+	snprintf(simdir, sizeof(simdir), "%s", tt.simdir);
+	snprintf(simmod, sizeof(simmod), "%s", tt.simmod);
+	snprintf(helper, sizeof(helper), "%s", tt.helper);
 	pcsc_ok = access(helper, R_OK) == 0;
-
-	snprintf(path, sizeof(path), "%s/softhsm2.conf", tmpdir);
-	if ((f = fopen(path, "w")) == NULL)
-		return -1;
-	fprintf(f,
-	    "directories.tokendir = %s/tokens\nobjectstore.backend = file\n"
-	    "log.level = ERROR\n",
-	    tmpdir);
-	fclose(f);
-	setenv("SOFTHSM2_CONF", path, 1);
-	setenv("UKEY_SIM_DIR", simdir, 1);
-	setenv("UKEY_SIM_MODULE", SOFTHSM, 1);
-	snprintf(simmod, sizeof(simmod), "%s/lib/ukey-sim.so", build);
-	if (realpath(simmod, real) != NULL)
-		snprintf(simmod, sizeof(simmod), "%s", real);
 	sim_ok = access(simmod, R_OK) == 0 && access(SOFTHSM, R_OK) == 0 &&
 	    run(init, NULL, 0) == 0;
 	return 0;
