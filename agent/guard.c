@@ -1,6 +1,7 @@
 /* agent/guard.c: the lockout guard: a persistent per-token count of consecutive wrong PINs. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,6 @@
 #include "common/fileio.h"
 #include "common/log.h"
 
-#define GUARD_FILE_MAX 64
 #define GUARD_PATH_MAX 4096
 
 struct ag_guard {
@@ -158,24 +158,78 @@ lock_release(int fd)
 		close(fd);
 }
 
-/* Parses "<word> N\n" at *p, N in 0..max. */
-static int
-parse_line(const char **p, const char *word, long max, long *out)
-{
-	size_t wl = strlen(word);
-	const char *s = *p;
-	char *end;
-	long v;
+/*
+ * The file holds two slots of SLOT_LEN bytes, each a line
+ *
+ *     seq 0000000007 failures 1 pending 0 sum 5d1c3a2b
+ *
+ * with a sequence number and an FNV-1a checksum of what precedes " sum".
+ * A write goes to the slot the newest one is not in, followed by
+ * fdatasync(2): the file's size never changes after it is made, so no
+ * metadata and no directory has to reach the disk, and a write torn by a
+ * crash leaves the other slot, one step older, to read. (An attempt's
+ * pending record is the step before its resolution, so a torn resolution
+ * counts the attempt as a wrong PIN: the safe side.) Only making the file
+ * needs file_write_atomic.
+ */
+#define SLOT_LEN 49
+#define SLOT_FMT "seq %010lu failures %ld pending %ld"
+#define SEQ_MAX 4000000000UL
 
-	if (strncmp(s, word, wl) != 0 || s[wl] != ' ' || s[wl + 1] < '0' ||
-	    s[wl + 1] > '9')
+struct slotrec {
+	unsigned long seq;
+	long failures, pending;
+	int slot; /* where it was read: 0 or 1 */
+};
+
+static uint32_t
+fnv1a(const char *p, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	while (n-- > 0) {
+		h ^= (unsigned char)*p++;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+static void
+slot_format(char out[SLOT_LEN + 1], unsigned long seq, long failures,
+    long pending)
+{
+	int n = snprintf(out, SLOT_LEN + 1, SLOT_FMT, seq, failures, pending);
+
+	snprintf(out + n, (size_t)(SLOT_LEN + 1 - n), " sum %08x\n",
+	    (unsigned)fnv1a(out, (size_t)n));
+}
+
+/* Parses one slot; -1 when it is not a whole, checksummed record. */
+static int
+slot_parse(const char *p, struct slotrec *rec)
+{
+	char want[SLOT_LEN + 1];
+	unsigned long seq;
+	long f, pe;
+	char fc, pc;
+
+	if (memchr(p, '\0', SLOT_LEN) != NULL || p[SLOT_LEN - 1] != '\n' ||
+	    strncmp(p, "seq ", 4) != 0)
 		return -1;
-	errno = 0;
-	v = strtol(s + wl + 1, &end, 10);
-	if (errno != 0 || v < 0 || v > max || *end != '\n')
+	/* Fixed layout: the digits are where the format puts them. */
+	if (sscanf(p, "seq %10lu failures %c pending %c", &seq, &fc, &pc) !=
+	        3 ||
+	    fc < '0' || fc > '0' + AG_GUARD_TRIES || pc < '0' || pc > '1' ||
+	    seq > SEQ_MAX)
 		return -1;
-	*out = v;
-	*p = end + 1;
+	f = fc - '0';
+	pe = pc - '0';
+	slot_format(want, seq, f, pe);
+	if (memcmp(want, p, SLOT_LEN) != 0)
+		return -1;
+	rec->seq = seq;
+	rec->failures = f;
+	rec->pending = pe;
 	return 0;
 }
 
@@ -189,56 +243,121 @@ state_fill(struct ag_guard_state *st, long failures, long pending)
 	st->left = AG_GUARD_TRIES - st->failures;
 }
 
-/* Reads the file without the lock: failures and pending as written. */
+/* Opens an existing guard file for reading and writing: a regular file of
+ * ours, never through a symlink. Returns the descriptor, -1 with errno. */
 static int
-read_raw(const char *path, long *failures, long *pending)
+file_open(const char *path)
 {
-	unsigned char *buf = NULL;
-	const char *p;
-	size_t len;
-	int r;
+	struct stat sb;
+	int fd;
 
-	*failures = 0;
-	*pending = 0;
-	if ((r = file_read_all(path, GUARD_FILE_MAX, &buf, &len)) != 0) {
-		if (r == UK_ERR_IO && errno == ENOENT) {
-			r = 0; /* nothing counted yet */
-			goto out;
-		}
-		r = UK_ERR_IO;
-		uk_log_err(r, "guard file %s unreadable", path);
+	if ((fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return -1;
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+	    sb.st_uid != geteuid()) {
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Reads the newest whole slot into *rec; with the lock held. No file:
+ * nothing counted, rec->slot = -1, *fdp = -1. Otherwise *fdp is the open
+ * file for write_slot. Returns 0 or UK_ERR_IO (unreadable, or no whole
+ * slot: callers count the token as locked rather than guess).
+ */
+static int
+read_slots(const char *path, struct slotrec *rec, int *fdp)
+{
+	char buf[2 * SLOT_LEN + 1];
+	struct slotrec a, b;
+	int okA, okB, r = UK_ERR_IO, fd;
+	ssize_t n;
+
+	memset(rec, 0, sizeof(*rec));
+	rec->slot = -1;
+	*fdp = -1;
+	if ((fd = file_open(path)) < 0) {
+		if (errno == ENOENT)
+			return 0; /* nothing counted yet */
+		uk_log_err(r, "guard file %s unreadable: %s", path,
+		    strerror(errno));
+		return r;
+	}
+	n = pread(fd, buf, sizeof(buf), 0);
+	if (n != 2 * SLOT_LEN) {
+		uk_log_err(r,
+		    "guard file %s is damaged (%zd bytes); counting the "
+		    "token as locked",
+		    path, n);
 		goto out;
 	}
-	p = (const char *)buf;
-	r = UK_ERR_IO;
-	if (memchr(buf, '\0', len) != NULL ||
-	    parse_line(&p, "failures", 1000, failures) != 0 ||
-	    parse_line(&p, "pending", 1, pending) != 0 || *p != '\0') {
+	okA = slot_parse(buf, &a) == 0;
+	okB = slot_parse(buf + SLOT_LEN, &b) == 0;
+	if (!okA && !okB) {
 		uk_log_err(r,
 		    "guard file %s is damaged; counting the token as "
 		    "locked",
 		    path);
 		goto out;
 	}
+	if (okA && (!okB || a.seq > b.seq)) {
+		*rec = a;
+		rec->slot = 0;
+	} else {
+		*rec = b;
+		rec->slot = 1;
+	}
+	*fdp = fd;
+	fd = -1;
 	r = 0;
 out:
-	free(buf);
+	if (fd >= 0)
+		close(fd);
 	return r;
 }
 
+/*
+ * Records failures and pending after rec (as read_slots left it), durably.
+ * fd is the open file or -1 when there is none yet: then the file is made,
+ * both slots at once, with file_write_atomic. Returns 0 or UK_ERR_IO.
+ */
 static int
-write_raw(const char *path, long failures, long pending)
+write_slot(const char *path, int fd, const struct slotrec *rec, long failures,
+    long pending)
 {
-	char buf[GUARD_FILE_MAX];
-	int n, r;
+	char both[2 * SLOT_LEN + 1];
+	unsigned long seq = rec->seq + 1;
+	int r = UK_ERR_IO;
+	off_t off;
 
-	n = snprintf(buf, sizeof(buf), "failures %ld\npending %ld\n", failures,
-	    pending);
-	if (n < 0 || (size_t)n >= sizeof(buf))
-		return UK_ERR_INTERNAL;
-	if ((r = file_write_atomic(path, buf, (size_t)n, 0600)) != 0)
-		uk_log_err(r, "guard file %s cannot be written: %s", path,
-		    strerror(errno));
+	if (failures > AG_GUARD_TRIES)
+		failures = AG_GUARD_TRIES;
+	if (fd < 0) {
+		slot_format(both, 1, failures, pending);
+		slot_format(both + SLOT_LEN, 0, failures, pending);
+		if (file_write_atomic(path, both, 2 * SLOT_LEN, 0600) == 0)
+			return 0;
+		goto fail;
+	}
+	if (seq > SEQ_MAX) {
+		/* Some four billion writes later: both slots start again. */
+		slot_format(both, 1, failures, pending);
+		slot_format(both + SLOT_LEN, 0, failures, pending);
+		if (pwrite(fd, both, 2 * SLOT_LEN, 0) == 2 * SLOT_LEN &&
+		    fdatasync(fd) == 0)
+			return 0;
+		goto fail;
+	}
+	slot_format(both, seq, failures, pending);
+	off = rec->slot == 0 ? SLOT_LEN : 0;
+	if (pwrite(fd, both, SLOT_LEN, off) == SLOT_LEN && fdatasync(fd) == 0)
+		return 0;
+fail:
+	uk_log_err(r, "guard file %s cannot be written: %s", path,
+	    strerror(errno));
 	return r;
 }
 
@@ -247,22 +366,24 @@ ag_guard_read(struct ag_guard *g, const char *serial, enum ag_pin_kind k,
     struct ag_guard_state *st)
 {
 	char path[GUARD_PATH_MAX];
-	long f, p;
-	int r, fd = -1;
+	struct slotrec rec;
+	int r, fd = -1, lk = -1;
 
 	state_fill(st, 0, 0);
 	if ((r = ag_guard_path(g, serial, k, path, sizeof(path))) != 0)
 		goto out;
 	r = UK_ERR_IO;
-	if ((fd = lock_take(g)) < 0)
+	if ((lk = lock_take(g)) < 0)
 		goto out;
-	if ((r = read_raw(path, &f, &p)) != 0) {
+	if ((r = read_slots(path, &rec, &fd)) != 0) {
 		state_fill(st, AG_GUARD_TRIES, 0);
 		goto out;
 	}
-	state_fill(st, f, p);
+	state_fill(st, rec.failures, rec.pending);
 out:
-	lock_release(fd);
+	if (fd >= 0)
+		close(fd);
+	lock_release(lk);
 	return r;
 }
 
@@ -271,33 +392,33 @@ ag_guard_begin(struct ag_guard *g, const char *serial, enum ag_pin_kind k,
     struct ag_guard_state *st)
 {
 	char path[GUARD_PATH_MAX];
-	long f, p;
-	int r, fd = -1;
+	struct slotrec rec;
+	int r, fd = -1, lk = -1;
 
 	state_fill(st, 0, 0);
 	if ((r = ag_guard_path(g, serial, k, path, sizeof(path))) != 0)
 		goto out;
 	r = UK_ERR_IO;
-	if ((fd = lock_take(g)) < 0) {
+	if ((lk = lock_take(g)) < 0) {
 		uk_log_err(r, "guard directory %s cannot be locked: %s", g->dir,
 		    strerror(errno));
 		goto out;
 	}
-	if ((r = read_raw(path, &f, &p)) != 0) {
+	if ((r = read_slots(path, &rec, &fd)) != 0) {
 		state_fill(st, AG_GUARD_TRIES, 0);
 		goto out;
 	}
-	state_fill(st, f, p);
+	state_fill(st, rec.failures, rec.pending);
 	if (st->left <= 0) {
 		r = UK_ERR_TOKEN_PIN_LOCKED;
 		goto out;
 	}
 	/* An attempt left pending by a process that died counts now. */
-	if ((r = write_raw(path, f + p, 1)) != 0)
-		goto out;
-	r = 0;
+	r = write_slot(path, fd, &rec, rec.failures + rec.pending, 1);
 out:
-	lock_release(fd);
+	if (fd >= 0)
+		close(fd);
+	lock_release(lk);
 	return r;
 }
 
@@ -307,8 +428,9 @@ ag_guard_end(struct ag_guard *g, const char *serial, enum ag_pin_kind k,
 {
 	struct ag_guard_state tmp;
 	char path[GUARD_PATH_MAX];
+	struct slotrec rec;
 	long f, p, nf;
-	int r, fd = -1;
+	int r, fd = -1, lk = -1;
 
 	if (st == NULL)
 		st = &tmp;
@@ -316,12 +438,14 @@ ag_guard_end(struct ag_guard *g, const char *serial, enum ag_pin_kind k,
 	if ((r = ag_guard_path(g, serial, k, path, sizeof(path))) != 0)
 		goto out;
 	r = UK_ERR_IO;
-	if ((fd = lock_take(g)) < 0)
+	if ((lk = lock_take(g)) < 0)
 		goto out;
-	if ((r = read_raw(path, &f, &p)) != 0) {
+	if ((r = read_slots(path, &rec, &fd)) != 0) {
 		state_fill(st, AG_GUARD_TRIES, 0);
 		goto out;
 	}
+	f = rec.failures;
+	p = rec.pending;
 	switch (o) {
 	case AG_GUARD_OK:
 		nf = 0;
@@ -336,7 +460,7 @@ ag_guard_end(struct ag_guard *g, const char *serial, enum ag_pin_kind k,
 	}
 	if (nf > AG_GUARD_TRIES)
 		nf = AG_GUARD_TRIES;
-	if ((r = write_raw(path, nf, 0)) != 0) {
+	if ((r = write_slot(path, fd, &rec, nf, 0)) != 0) {
 		/* The pending record stays and counts as a failure. */
 		state_fill(st, f, p);
 		goto out;
@@ -344,7 +468,9 @@ ag_guard_end(struct ag_guard *g, const char *serial, enum ag_pin_kind k,
 	state_fill(st, nf, 0);
 	r = 0;
 out:
-	lock_release(fd);
+	if (fd >= 0)
+		close(fd);
+	lock_release(lk);
 	return r;
 }
 
@@ -365,16 +491,25 @@ int
 ag_guard_reset(struct ag_guard *g, const char *serial, enum ag_pin_kind k)
 {
 	char path[GUARD_PATH_MAX];
-	int r, fd = -1;
+	struct slotrec rec;
+	int r, fd = -1, lk = -1;
 
 	if ((r = ag_guard_path(g, serial, k, path, sizeof(path))) != 0)
 		goto out;
 	r = UK_ERR_IO;
-	if ((fd = lock_take(g)) < 0)
+	if ((lk = lock_take(g)) < 0)
 		goto out;
-	r = write_raw(path, 0, 0);
+	/* A damaged file is replaced whole: the reset says what it holds. */
+	if (read_slots(path, &rec, &fd) != 0) {
+		memset(&rec, 0, sizeof(rec));
+		rec.slot = -1;
+		fd = -1;
+	}
+	r = write_slot(path, fd, &rec, 0, 0);
 out:
-	lock_release(fd);
+	if (fd >= 0)
+		close(fd);
+	lock_release(lk);
 	return r;
 }
 

@@ -8,12 +8,16 @@
 
 /*
  * The guard keeps one small file per token serial number and PIN kind in
- * its directory (mode 0700), replaced atomically and durably
- * (file_write_atomic) under an flock(2) on "lock" in the same directory, so
- * that the server and command-line uses never lose a count. A file holds
+ * its directory (mode 0700), under an flock(2) on "lock" in the same
+ * directory, so that the server and command-line uses never lose a count.
+ * A file holds two checksummed slots, each a line
  *
- *     failures N
- *     pending 0|1
+ *     seq 0000000007 failures 1 pending 0 sum 5d1c3a2b
+ *
+ * the newest whole one being the count; a write goes to the other slot
+ * and is fdatasync'd before the call returns (one flush: the file's size
+ * never changes once made), so a write torn by a crash leaves the one
+ * before it.
  *
  * Before a PIN goes to the token ag_guard_begin records "pending 1"; when
  * the token has answered ag_guard_end resolves it. A process that dies in

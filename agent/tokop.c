@@ -538,9 +538,22 @@ attempt(struct ag_tokop *t, struct p11_token *tok, enum ag_pin_kind kind,
 		goto out;
 	}
 	r = op(tok, pin, op_arg);
-	o = r == 0 ? AG_GUARD_OK
-	           : (r == UK_ERR_TOKEN_PIN_INCORRECT ? AG_GUARD_WRONG
-	                                              : AG_GUARD_NONE);
+	/* What the token made of the PIN, whatever became of the operation
+	 * after it: a PIN that may have been checked counts, as a crash
+	 * would count it. */
+	switch (p11_token_last_pin(tok)) {
+	case P11_PIN_ACCEPTED:
+		o = AG_GUARD_OK;
+		break;
+	case P11_PIN_REJECTED:
+	case P11_PIN_UNKNOWN:
+		o = AG_GUARD_WRONG;
+		break;
+	case P11_PIN_NOT_TRIED:
+	default:
+		o = AG_GUARD_NONE;
+		break;
+	}
 	/* Answered at once; written by ag_tokop_flush. */
 	t->defer = 1;
 	snprintf(t->defer_serial, sizeof(t->defer_serial), "%s", serial);

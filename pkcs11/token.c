@@ -605,6 +605,12 @@ p11_token_last_status(const struct p11_token *tok, struct p11_status *st)
 	*st = tok->status;
 }
 
+enum p11_pin_verdict
+p11_token_last_pin(const struct p11_token *tok)
+{
+	return tok->pin_verdict;
+}
+
 int
 p11_session_open(struct p11_token *tok, int rw, CK_SESSION_HANDLE *s)
 {

@@ -206,6 +206,23 @@ int p11_token_status(struct p11_token *tok, struct p11_status *st);
  * when they end, failed ones included. */
 void p11_token_last_status(const struct p11_token *tok, struct p11_status *st);
 
+/* What became of the PIN of the last login on tok (p11_login, and the
+ * login inside p11_change_pin and p11_init_pin), for whoever counts the
+ * attempts: NOT_TRIED (refused before C_Login, or the token said it was
+ * locked), ACCEPTED (C_Login succeeded: the PIN was right even when the
+ * operation after it failed), REJECTED (CKR_PIN_INCORRECT, or
+ * CKR_PIN_LOCKED from a token whose flags did not say so: the attempt
+ * that locked it), UNKNOWN (C_Login was called and failed otherwise: the
+ * token pulled out, a device error; the PIN may have been checked). */
+enum p11_pin_verdict {
+	P11_PIN_NOT_TRIED = 0,
+	P11_PIN_ACCEPTED,
+	P11_PIN_REJECTED,
+	P11_PIN_UNKNOWN,
+};
+
+enum p11_pin_verdict p11_token_last_pin(const struct p11_token *tok);
+
 /* Returns "OK", "COUNT_LOW", "FINAL_TRY", "LOCKED", "TO_BE_CHANGED" or
  * "NOT_INITIALISED". Static. */
 const char *p11_pin_state_name(enum p11_pin_state s);
@@ -217,7 +234,10 @@ const char *p11_pin_state_name(enum p11_pin_state s);
  * bookkeeping cannot be put right the context is reloaded. A PIN outside
  * P11_PIN_MIN..P11_PIN_MAX or the token's own bounds, or holding a NUL byte,
  * is refused without reaching the token; so is any PIN when the token says
- * the PIN is locked. Never retries. After a failure the token's flags are
+ * the PIN is locked. Never gives a PIN to the token twice; a C_Login
+ * refused on a session of libp11's that died with an earlier removal
+ * (CKR_SESSION_HANDLE_INVALID: before any PIN check) is made once more on a
+ * fresh context. After a failure the token's flags are
  * read again (p11_token_last_status). While logged in, libp11 holds a copy
  * of the PIN in ordinary heap memory (to log in again after a fork);
  * p11_logout wipes it, so log out as soon as the work is done. Returns 0,

@@ -36,6 +36,7 @@ struct p11_token {
 	char label[33];
 	CK_SLOT_ID slot_id; /* where it was last seen */
 	struct p11_status status;
+	enum p11_pin_verdict pin_verdict; /* of the last login */
 };
 
 /* token_rv.c */

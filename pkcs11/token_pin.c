@@ -185,9 +185,34 @@ out:
 	return r;
 }
 
+/* What a failed C_Login says about its PIN. */
+static enum p11_pin_verdict
+login_verdict(CK_RV rv)
+{
+	switch (rv) {
+	case CKR_PIN_INCORRECT:
+	case CKR_PIN_LOCKED:
+		return P11_PIN_REJECTED;
+	/* Refused before a PIN can have been looked at. */
+	case CKR_SESSION_HANDLE_INVALID:
+	case CKR_SESSION_CLOSED:
+	case CKR_TOKEN_NOT_PRESENT:
+	case CKR_TOKEN_NOT_RECOGNIZED:
+	case CKR_SLOT_ID_INVALID:
+	case CKR_CRYPTOKI_NOT_INITIALIZED:
+	case CKR_USER_TYPE_INVALID:
+	case CKR_USER_ANOTHER_ALREADY_LOGGED_IN:
+	case CKR_SESSION_READ_ONLY_EXISTS:
+		return P11_PIN_NOT_TRIED;
+	default:
+		return P11_PIN_UNKNOWN; /* the key pulled out, a device error */
+	}
+}
+
 /* Logs in as user or SO once: fresh flags, PIN checks, logout, C_Login
- * through libp11, then a check on our own session that the token is in the
- * state a real C_Login leaves. Refreshes the flags afterwards. */
+ * through libp11 (made again on a fresh context only when it was refused
+ * before any PIN check), then a check on our own session that the token is
+ * in the state a real C_Login leaves. Refreshes the flags afterwards. */
 static int
 login_once(struct p11_token *tok, int so, const struct secret *pin)
 {
@@ -196,8 +221,9 @@ login_once(struct p11_token *tok, int so, const struct secret *pin)
 	PKCS11_SLOT *slot;
 	CK_STATE state;
 	CK_RV rv;
-	int r, logged = 0;
+	int r, logged = 0, pass;
 
+	tok->pin_verdict = P11_PIN_NOT_TRIED;
 	if ((r = pin_ok(pin)) != 0) {
 		uk_log_err(r, "token %s: %s PIN refused before the token",
 		    tok->serial, who(so));
@@ -215,15 +241,34 @@ login_once(struct p11_token *tok, int so, const struct secret *pin)
 	}
 	if ((r = logout_hard(tok, &slot)) != 0)
 		goto out;
-	p11_err_reset(ctx);
-	if (PKCS11_login(slot, so, (const char *)pin->buf) != 0) {
+	for (pass = 0;; pass++) {
+		p11_err_reset(ctx);
+		tok->pin_verdict = P11_PIN_UNKNOWN;
+		if (PKCS11_login(slot, so, (const char *)pin->buf) == 0)
+			break;
 		rv = p11_err_take(ctx);
+		tok->pin_verdict = login_verdict(rv);
+		/* libp11 logs in on a session of its pool; one opened before
+		 * the key was pulled out and put back is refused before any
+		 * PIN check. Start afresh and log in once more. */
+		if (pass == 0 && tok->pin_verdict == P11_PIN_NOT_TRIED &&
+		    (rv == CKR_SESSION_HANDLE_INVALID ||
+		        rv == CKR_SESSION_CLOSED)) {
+			uk_log(UK_LOG_WARN,
+			    "token %s: %s login: %s; reloading %s", tok->serial,
+			    who(so), p11_rv_name(rv), ctx->module);
+			if ((r = p11_ctx_reload(ctx)) != 0 ||
+			    (r = p11_resolve(tok, &slot)) != 0)
+				goto out;
+			continue;
+		}
 		r = p11_rv_err(rv, P11_ERR_DEVICE);
 		uk_log_err(r, "token %s: %s login: %s", tok->serial, who(so),
 		    p11_rv_name(rv));
 		goto out;
 	}
 	logged = 1;
+	tok->pin_verdict = P11_PIN_ACCEPTED;
 	/* The token was logged out just before, so only a C_Login that
 	 * succeeded can have brought it here. */
 	if ((r = own_session(tok, &s)) != 0)
@@ -234,6 +279,7 @@ login_once(struct p11_token *tok, int so, const struct secret *pin)
 	       : (state != CKS_RO_USER_FUNCTIONS &&
 	             state != CKS_RW_USER_FUNCTIONS)) {
 		r = P11_ERR_DEVICE;
+		tok->pin_verdict = P11_PIN_UNKNOWN; /* not a login we know */
 		uk_log_err(r, "token %s: login reported but session state %lu",
 		    tok->serial, state);
 		goto out;
@@ -298,6 +344,7 @@ p11_change_pin(struct p11_token *tok, const struct secret *old_pin,
 	int r, in = 0;
 	CK_RV rv;
 
+	tok->pin_verdict = P11_PIN_NOT_TRIED;
 	if ((r = pin_ok(new_pin)) != 0) {
 		uk_log_err(r, "token %s: new PIN refused", tok->serial);
 		goto out;
@@ -335,6 +382,7 @@ p11_init_pin(struct p11_token *tok, const struct secret *so_pin,
 	int r, in = 0;
 	CK_RV rv;
 
+	tok->pin_verdict = P11_PIN_NOT_TRIED;
 	if ((r = pin_ok(new_pin)) != 0) {
 		uk_log_err(r, "token %s: new PIN refused", tok->serial);
 		goto out;

@@ -594,6 +594,7 @@ sim_C_GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
 {
 	char serial[SIM_SERIAL_MAX];
 	struct sim_pins pins;
+	unsigned long min;
 	CK_RV rv;
 	int removed;
 
@@ -614,6 +615,9 @@ sim_C_GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
 		goto out;
 	pInfo->flags =
 	    (pInfo->flags & ~(CK_FLAGS)SIM_PIN_FLAGS) | sim_pin_flags(&pins);
+	min = sim_pin_min(sim.dir);
+	if (min > pInfo->ulMinPinLen && min <= pInfo->ulMaxPinLen)
+		pInfo->ulMinPinLen = min;
 out:
 	return rv;
 }
@@ -732,6 +736,9 @@ sim_C_InitPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pPin,
 
 	if ((rv = sim_enter(hSession, &th, &slot)) != CKR_OK)
 		goto out;
+	rv = CKR_PIN_LEN_RANGE;
+	if (ulPinLen < sim_pin_min(sim.dir))
+		goto out;
 	if ((rv = sim.fl->C_InitPIN(th, pPin, ulPinLen)) != CKR_OK)
 		goto out;
 	sim_reset(slot, 0);
@@ -756,6 +763,13 @@ sim_C_SetPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pOldPin,
 	rv = sim_check_begin(&c, slot, si.state == CKS_RW_SO_FUNCTIONS);
 	if (rv != CKR_OK)
 		goto out;
+	if (ulNewLen < sim_pin_min(sim.dir)) {
+		/* The old PIN is checked (and counted) first, then the new
+		 * one refused, as a key with a PIN policy of its own does. */
+		rv = sim.fl->C_SetPIN(th, pOldPin, ulOldLen, pOldPin, ulOldLen);
+		sim_check_end(&c, rv);
+		return rv == CKR_OK ? CKR_PIN_LEN_RANGE : rv;
+	}
 	rv = sim.fl->C_SetPIN(th, pOldPin, ulOldLen, pNewPin, ulNewLen);
 out:
 	sim_check_end(&c, rv);

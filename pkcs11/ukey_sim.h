@@ -105,4 +105,8 @@ CK_RV sim_gen_write(const char *dir, const struct sim_gen *g);
  * 0; at most SIM_DELAY_MAX_MS. A malformed file is logged and ignored. */
 unsigned long sim_delay_ms(const char *dir, const char *op);
 
+/* The shortest PIN the simulated key takes, from <dir>/pin_min; 0 when
+ * there is no such file (the target's own bound applies). */
+unsigned long sim_pin_min(const char *dir);
+
 #endif

@@ -425,7 +425,8 @@ out:
 	return rv;
 }
 
-/* Reads one delay file: 0 with *ms set, 1 when absent, -1 when malformed. */
+/* Reads one number file (a delay, pin_min): 0 with *ms set, 1 when absent,
+ * -1 when malformed. */
 static int
 delay_file(const char *dir, const char *name, unsigned long *ms)
 {
@@ -450,8 +451,7 @@ delay_file(const char *dir, const char *name, unsigned long *ms)
 			r = 0;
 	}
 	if (r != 0)
-		sim_log("%s should hold a number of milliseconds; no delay",
-		    path);
+		sim_log("%s should hold a decimal number; ignored", path);
 out:
 	return r;
 }
@@ -473,4 +473,14 @@ sim_delay_ms(const char *dir, const char *op)
 	if (r != 0)
 		return 0;
 	return ms > SIM_DELAY_MAX_MS ? SIM_DELAY_MAX_MS : ms;
+}
+
+unsigned long
+sim_pin_min(const char *dir)
+{
+	unsigned long n = 0;
+
+	if (delay_file(dir, "pin_min", &n) != 0)
+		return 0;
+	return n;
 }

@@ -3,7 +3,7 @@
 #
 # Goal: the agent adds at most 1 ms at the median over the direct
 # login + sign + logout. Two agents are measured: [1] with the lockout
-# guard's directory on the test disk (two fsync'd atomic writes per
+# guard's directory on the test disk (two fdatasync'd slot writes per
 # attempt, as deployed), [2] with it on tmpfs, which shows what the rest of
 # the agent (HTTP, checks, IPC to the worker) costs.
 #

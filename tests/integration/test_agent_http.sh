@@ -47,7 +47,7 @@ hdr() {
 # counts: what the guard and ukey-sim have recorded, on one line
 counts() {
 	ag_settle
-	printf 'guard[%s] sim[%s]' "$(cat "$GUARD" 2>/dev/null | tr '\n' ' ')" \
+	printf 'guard[%s] sim[%s]' "$(ag_guard_file "$GUARD")" \
 	    "$(grep user_left "$SIMSTATE" 2>/dev/null)"
 }
 # nothing_tried: neither the guard nor ukey-sim has counted anything

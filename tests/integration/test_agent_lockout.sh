@@ -44,7 +44,7 @@ pinf() { # the PIN object's field of the last answer
 }
 guard() {
 	ag_settle
-	tr '\n' ' ' <"$T/state/$1.user" 2>/dev/null
+	ag_guard_file "$T/state/$1.user"
 }
 sim_left() {
 	ag_settle
@@ -177,7 +177,7 @@ BG_PID=$!
 # (The file is read directly: a status request now would race the
 # authenticate for the worker.)
 raw() {
-	tr '\n' ' ' <"$T/state/$SIMT.user" 2>/dev/null
+	ag_guard_file "$T/state/$SIMT.user"
 }
 i=0
 while [ $i -lt 40 ] && ! raw | grep -q "pending 1"; do
@@ -234,17 +234,30 @@ fi
 out=$("$AG_BIN" -c "$T/sim.conf" authenticate --origin "$AG_ORIGIN" \
     --nonce "$N" --cert "$C" --pin-fd 3 3<"$T/pin" 2>/dev/null)
 check_match "with room again: the command line signs" '"format":"ukey-auth:1.0"' "$out"
+# change_pin OLDFILE NEWFILE: ukey-agent change-pin, output in $out
+change_pin() {
+	out=$("$AG_BIN" -c "$T/sim.conf" change-pin --token "$SIMT" \
+	    --pin-fd 3 --new-pin-fd 4 3<"$1" 4<"$2" 2>&1)
+}
 printf '654321\n' >"$T/newpin"
-out=$("$AG_BIN" -c "$T/sim.conf" change-pin --token "$SIMT" --pin-fd 3 \
-    --new-pin-fd 4 3<"$T/pin" 4<"$T/newpin" 2>&1)
+change_pin "$T/pin" "$T/newpin"
 check_eq "ukey-agent change-pin" 0 "$?"
 out=$("$AG_BIN" -c "$T/sim.conf" authenticate --origin "$AG_ORIGIN" \
     --nonce "$N" --cert "$C" --pin-fd 3 3<"$T/newpin" 2>/dev/null)
 check_match "... the new PIN signs" '"format":"ukey-auth:1.0"' "$out"
-out=$("$AG_BIN" -c "$T/sim.conf" change-pin --token "$SIMT" --pin-fd 3 \
-    --new-pin-fd 4 3<"$T/badpin" 4<"$T/pin" 2>&1)
+change_pin "$T/badpin" "$T/pin"
 check_eq "change-pin with a wrong PIN fails" 1 "$?"
 check_match "... UK-2003 with tries left" "UK-2003.*|PIN COUNT_LOW, 5 tries left" "$out"
 check_eq "... counted by guard and token alike" "5 failures 1 pending 0 " \
     "$(sim_left) $(guard "$SIMT")"
+# The right PIN with a new PIN the key refuses (after checking the old
+# one): the change fails, but the right PIN resets the count.
+echo 6 >"$T/sim/pin_min"
+printf '12345\n' >"$T/shortpin"
+change_pin "$T/newpin" "$T/shortpin"
+check_eq "change-pin to a PIN shorter than the key takes fails" 1 "$?"
+check_match "... UK-2009" "UK-2009" "$out"
+check_eq "... the right old PIN reset guard and token" "6 failures 0 pending 0 " \
+    "$(sim_left) $(guard "$SIMT")"
+rm -f "$T/sim/pin_min"
 t_done

@@ -48,7 +48,7 @@ auth() {
 }
 counts() {
 	ag_settle
-	printf '%s|%s' "$(tr '\n' ' ' <"$T/state/$SERIAL.user" 2>/dev/null)" \
+	printf '%s|%s' "$(ag_guard_file "$T/state/$SERIAL.user")" \
 	    "$(grep user_left "$T/sim/$SERIAL.state" 2>/dev/null)"
 }
 alive() {

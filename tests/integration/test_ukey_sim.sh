@@ -242,7 +242,7 @@ check "delay_ms holds C_Login and C_Sign ($((t1 - t0)) ms)" \
 echo soon >"$S/delay_ms"
 out=$(p11 --login --pin $NEWPIN -O)
 check_match "a malformed delay file is reported" \
-    "delay_ms should hold a number" "$out"
+    "delay_ms should hold a decimal number" "$out"
 check_match "a malformed delay file is ignored" "Public Key Object" "$out"
 rm -f "$S/delay_ms"
 
@@ -378,6 +378,20 @@ check_eq "C_SetPIN with a wrong old PIN: CKR_PIN_INCORRECT" \
     "setpin rv=0xa0" "$ANSWER"
 check_eq "C_SetPIN's wrong old PIN counts" "user_left 5 so_left 6 " \
     "$(state)"
+# pin_min: a key with a PIN policy of its own
+echo 8 >"$S/pin_min"
+check_match "pin_min: C_GetTokenInfo reports it" "pin min/max *: 8/" \
+    "$(pkcs11-tool --module "$SIM" -L 2>&1)"
+ask "setpin 000000 1234567"
+check_eq "pin_min: a wrong old PIN is still CKR_PIN_INCORRECT" \
+    "setpin rv=0xa0" "$ANSWER"
+check_eq "... and counts" "user_left 4 so_left 6 " "$(state)"
+ask "setpin $NEWPIN 1234567"
+check_eq "pin_min: the right old PIN, a short new one: CKR_PIN_LEN_RANGE" \
+    "setpin rv=0xa2" "$ANSWER"
+check_eq "... the right old PIN gives the tries back" "user_left 6 so_left 6 " \
+    "$(state)"
+rm -f "$S/pin_min"
 ask "login $NEWPIN"
 check_eq "client: C_Login" "login rv=0x0" "$ANSWER"
 ask info

@@ -171,6 +171,13 @@ ag_settle() {
 	return 0
 }
 
+# ag_guard_file FILE: the count in a guard file as "failures N pending N "
+# (from the newest of its two slots), nothing when there is no file.
+ag_guard_file() {
+	[ -f "$1" ] || return 0
+	sort "$1" | tail -n 1 | awk '{ printf "failures %s pending %s ", $4, $6 }'
+}
+
 # The token worker's pid (a child of the server).
 ag_worker_pid() {
 	pgrep -P "$AG_PID" -f __worker | head -n 1

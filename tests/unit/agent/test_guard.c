@@ -62,18 +62,29 @@ open_guard(void)
 	return g;
 }
 
+/* The newest slot of the file as "failures N\npending N\n", NULL when
+ * there is no file. */
 static const char *
 file_text(struct ag_guard *g, const char *serial, enum ag_pin_kind k)
 {
 	static char text[128];
+	unsigned long s0, s1;
+	int f0, p0, f1, p1;
 	unsigned char *buf;
 	char path[1024];
 	size_t len;
 
 	assert_int_equal(ag_guard_path(g, serial, k, path, sizeof(path)), 0);
-	if (file_read_all(path, 100, &buf, &len) != 0)
+	if (file_read_all(path, 200, &buf, &len) != 0)
 		return NULL;
-	snprintf(text, sizeof(text), "%s", (char *)buf);
+	assert_int_equal(len, 98);
+	assert_int_equal(sscanf((char *)buf,
+	                     "seq %lu failures %d pending %d sum %*x\n"
+	                     "seq %lu failures %d pending %d",
+	                     &s0, &f0, &p0, &s1, &f1, &p1),
+	    6);
+	snprintf(text, sizeof(text), "failures %d\npending %d\n",
+	    s0 > s1 ? f0 : f1, s0 > s1 ? p0 : p1);
 	free(buf);
 	return text;
 }
@@ -253,32 +264,141 @@ test_after_matches_end(void **state)
 }
 
 static void
+write_file(struct ag_guard *g, const char *text)
+{
+	char path[1024];
+
+	assert_int_equal(ag_guard_path(g, SERIAL, AG_PIN_USER, path,
+	                     sizeof(path)),
+	    0);
+	assert_int_equal(file_write_atomic(path, text, strlen(text), 0600), 0);
+}
+
+/* A slot as the guard writes it, checksum (FNV-1a) included. */
+static void
+slot(char *out, unsigned long seq, int f, int p)
+{
+	uint32_t h = 2166136261u;
+	int i, n;
+
+	n = sprintf(out, "seq %010lu failures %d pending %d", seq, f, p);
+	for (i = 0; i < n; i++) {
+		h ^= (unsigned char)out[i];
+		h *= 16777619u;
+	}
+	sprintf(out + n, " sum %08x\n", (unsigned)h);
+}
+
+#define S_A1 "seq 0000000001 failures 1 pending 0 sum "
+#define S_B2 "seq 0000000002 failures 2 pending 1 sum "
+
+static void
 test_damaged_file_locks(void **state)
 {
-	static const char *const bad[] = { "failures x\npending 0\n",
-		"failures 1\n", "pending 0\nfailures 1\n",
-		"failures 1\npending 2\n", "failures -1\npending 0\n",
-		"failures 1\npending 0\nextra\n", "" };
+	/* Each a file no slot of which is whole. */
+	static const char *const bad[] = {
+		"failures 1\npending 0\n",
+		"",
+		/* A slot whose checksum does not match. */
+		S_A1 "00000000\n" S_A1 "00000000\n",
+		/* Short, long, or with a digit out of range. */
+		"seq 0000000001 failures 1 pending 0\n",
+		"seq 0000000001 failures 7 pending 0 sum 00000000\n"
+		"seq 0000000000 failures 7 pending 0 sum 00000000\n",
+	};
 	struct ag_guard_state st;
 	struct ag_guard *g;
-	char path[1024];
 	size_t i;
 
 	(void)state;
 	g = open_guard();
-	assert_int_equal(ag_guard_path(g, SERIAL, AG_PIN_USER, path,
-	                     sizeof(path)),
-	    0);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(file_write_atomic(path, bad[i], strlen(bad[i]),
-		                     0600),
-		    0);
+		write_file(g, bad[i]);
 		assert_int_equal(ag_guard_read(g, SERIAL, AG_PIN_USER, &st),
 		    UK_ERR_IO);
 		assert_int_equal(st.left, 0);
 		assert_int_equal(ag_guard_begin(g, SERIAL, AG_PIN_USER, &st),
 		    UK_ERR_IO);
 	}
+	/* An unblock replaces a damaged file. */
+	assert_int_equal(ag_guard_reset(g, SERIAL, AG_PIN_USER), 0);
+	assert_int_equal(ag_guard_read(g, SERIAL, AG_PIN_USER, &st), 0);
+	assert_int_equal(st.left, 6);
+	ag_guard_free(g);
+}
+
+/* The two slots: a write goes to the older one, a torn slot leaves the
+ * other to read, and the sequence number starts again near its end. */
+static void
+test_slots(void **state)
+{
+	struct ag_guard_state st;
+	struct ag_guard *g;
+	unsigned char *buf;
+	char path[1024], text[256], good[128];
+	size_t len;
+
+	(void)state;
+	g = open_guard();
+	assert_int_equal(ag_guard_path(g, SERIAL, AG_PIN_USER, path,
+	                     sizeof(path)),
+	    0);
+	/* Made with both slots; begin writes seq 1 and 0, then 2. */
+	assert_int_equal(ag_guard_begin(g, SERIAL, AG_PIN_USER, &st), 0);
+	assert_int_equal(file_read_all(path, 200, &buf, &len), 0);
+	assert_int_equal(len, 98);
+	assert_memory_equal(buf, "seq 0000000001 failures 0 pending 1 sum ",
+	    40);
+	assert_memory_equal(buf + 49,
+	    "seq 0000000000 failures 0 pending 1 sum ", 40);
+	free(buf);
+	assert_int_equal(ag_guard_end(g, SERIAL, AG_PIN_USER, AG_GUARD_WRONG,
+	                     &st),
+	    0);
+	assert_int_equal(file_read_all(path, 200, &buf, &len), 0);
+	assert_memory_equal(buf, "seq 0000000001 failures 0 pending 1 sum ",
+	    40);
+	assert_memory_equal(buf + 49,
+	    "seq 0000000002 failures 1 pending 0 sum ", 40);
+	/* The second slot torn by a crash: the first is read, pending. */
+	memcpy(good, buf, 49);
+	good[49] = '\0';
+	free(buf);
+	snprintf(text, sizeof(text), "%sseq 0000000002 failures 1 pen", good);
+	write_file(g, text);
+	assert_int_equal(ag_guard_read(g, SERIAL, AG_PIN_USER, &st), UK_ERR_IO);
+	snprintf(text, sizeof(text), "%s%.48s\n", good,
+	    "seq 0000000002 failures 1 pendXXX 0 sum 00000000");
+	write_file(g, text);
+	assert_int_equal(ag_guard_read(g, SERIAL, AG_PIN_USER, &st), 0);
+	assert_int_equal(st.failures, 1);
+	assert_int_equal(st.pending, 1);
+	/* The next write goes over the torn slot. */
+	assert_int_equal(ag_guard_begin(g, SERIAL, AG_PIN_USER, &st), 0);
+	assert_string_equal(file_text(g, SERIAL, AG_PIN_USER),
+	    "failures 1\npending 1\n");
+	assert_int_equal(file_read_all(path, 200, &buf, &len), 0);
+	assert_memory_equal(buf, good, 49);
+	assert_memory_equal(buf + 49,
+	    "seq 0000000002 failures 1 pending 1 sum ", 40);
+	free(buf);
+	/* Near the end of the sequence numbers both slots start again. */
+	slot(text, 3999999999UL, 2, 0);
+	slot(text + 49, 4000000000UL, 3, 0);
+	write_file(g, text);
+	assert_int_equal(ag_guard_read(g, SERIAL, AG_PIN_USER, &st), 0);
+	assert_int_equal(st.failures, 3);
+	assert_int_equal(ag_guard_begin(g, SERIAL, AG_PIN_USER, &st), 0);
+	assert_int_equal(file_read_all(path, 200, &buf, &len), 0);
+	slot(good, 1, 3, 1);
+	assert_memory_equal(buf, good, 49);
+	slot(good, 0, 3, 1);
+	assert_memory_equal(buf + 49, good, 49);
+	free(buf);
+	assert_int_equal(ag_guard_end(g, SERIAL, AG_PIN_USER, AG_GUARD_OK, &st),
+	    0);
+	assert_string_equal(file_text(g, SERIAL, AG_PIN_USER),
+	    "failures 0\npending 0\n");
 	ag_guard_free(g);
 }
 
@@ -437,6 +557,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_after_matches_end, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_slots, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_file_locks, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_write_failure_refuses,
