@@ -204,26 +204,27 @@ slot_format(char out[SLOT_LEN + 1], unsigned long seq, long failures,
 	    (unsigned)fnv1a(out, (size_t)n));
 }
 
-/* Parses one slot; -1 when it is not a whole, checksummed record. */
+/* Parses one slot; -1 when it is not a whole, checksummed record. The
+ * layout is fixed: the digits are where slot_format puts them, and the
+ * slot must be exactly what slot_format makes of them. */
 static int
 slot_parse(const char *p, struct slotrec *rec)
 {
 	char want[SLOT_LEN + 1];
-	unsigned long seq;
-	long f, pe;
-	char fc, pc;
+	unsigned long seq = 0;
+	int i, f, pe;
 
-	if (memchr(p, '\0', SLOT_LEN) != NULL || p[SLOT_LEN - 1] != '\n' ||
-	    strncmp(p, "seq ", 4) != 0)
+	if (memcmp(p, "seq ", 4) != 0)
 		return -1;
-	/* Fixed layout: the digits are where the format puts them. */
-	if (sscanf(p, "seq %10lu failures %c pending %c", &seq, &fc, &pc) !=
-	        3 ||
-	    fc < '0' || fc > '0' + AG_GUARD_TRIES || pc < '0' || pc > '1' ||
-	    seq > SEQ_MAX)
+	for (i = 4; i < 14; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		seq = seq * 10 + (unsigned long)(p[i] - '0');
+	}
+	f = p[24] - '0';
+	pe = p[34] - '0';
+	if (f < 0 || f > AG_GUARD_TRIES || pe < 0 || pe > 1 || seq > SEQ_MAX)
 		return -1;
-	f = fc - '0';
-	pe = pc - '0';
 	slot_format(want, seq, f, pe);
 	if (memcmp(want, p, SLOT_LEN) != 0)
 		return -1;

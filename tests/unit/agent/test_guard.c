@@ -68,9 +68,8 @@ static const char *
 file_text(struct ag_guard *g, const char *serial, enum ag_pin_kind k)
 {
 	static char text[128];
-	unsigned long s0, s1;
-	int f0, p0, f1, p1;
 	unsigned char *buf;
+	size_t newer;
 	char path[1024];
 	size_t len;
 
@@ -78,13 +77,11 @@ file_text(struct ag_guard *g, const char *serial, enum ag_pin_kind k)
 	if (file_read_all(path, 200, &buf, &len) != 0)
 		return NULL;
 	assert_int_equal(len, 98);
-	assert_int_equal(sscanf((char *)buf,
-	                     "seq %lu failures %d pending %d sum %*x\n"
-	                     "seq %lu failures %d pending %d",
-	                     &s0, &f0, &p0, &s1, &f1, &p1),
-	    6);
-	snprintf(text, sizeof(text), "failures %d\npending %d\n",
-	    s0 > s1 ? f0 : f1, s0 > s1 ? p0 : p1);
+	/* Fixed layout: the sequence number at 4, failures at 24, pending
+	 * at 34 of each 49-byte slot. */
+	newer = memcmp(buf + 4, buf + 49 + 4, 10) > 0 ? 0 : 49;
+	snprintf(text, sizeof(text), "failures %c\npending %c\n",
+	    buf[newer + 24], buf[newer + 34]);
 	free(buf);
 	return text;
 }
@@ -281,12 +278,12 @@ slot(char *out, unsigned long seq, int f, int p)
 	uint32_t h = 2166136261u;
 	int i, n;
 
-	n = sprintf(out, "seq %010lu failures %d pending %d", seq, f, p);
+	n = snprintf(out, 50, "seq %010lu failures %d pending %d", seq, f, p);
 	for (i = 0; i < n; i++) {
 		h ^= (unsigned char)out[i];
 		h *= 16777619u;
 	}
-	sprintf(out + n, " sum %08x\n", (unsigned)h);
+	snprintf(out + n, (size_t)(50 - n), " sum %08x\n", (unsigned)h);
 }
 
 #define S_A1 "seq 0000000001 failures 1 pending 0 sum "
