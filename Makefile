@@ -24,7 +24,7 @@ UK_CFLAGS = -std=c11 $(OPT) $(WARN) $(HARDEN) -D_GNU_SOURCE -I. -I$(PG_INC) \
 	$(EXTRA_CFLAGS)
 UK_LDFLAGS = -pie -Wl,-z,relro,-z,now $(EXTRA_LDFLAGS)
 LIBS := -lssl -lcrypto -ljansson -lsqlite3 -lpq -lmicrohttpd -lcurl -lp11 \
-	-lpcsclite -ldl -lpthread -lm
+	-lpcsclite -largon2 -lqrencode -lpng -ldl -lpthread -lm
 
 # Sources. A program's entry files are named after it (certs/ukey_ca*.c);
 # everything else in a folder is that folder's library.
@@ -35,6 +35,9 @@ P11_SRC := $(filter-out pkcs11/ukey_sim%.c,$(wildcard pkcs11/*.c))
 SIM_SRC := $(wildcard pkcs11/ukey_sim*.c)
 AGENT_SRC := $(filter-out agent/ukey_agent%.c,$(wildcard agent/*.c))
 AGENT_PROG_SRC := $(wildcard agent/ukey_agent*.c)
+GW_SRC := $(filter-out gateway/ukey_gateway%.c,$(wildcard gateway/*.c))
+GW_PROG_SRC := $(wildcard gateway/ukey_gateway*.c)
+TOOLS_SRC := $(wildcard tests/tools/*.c)
 TESTLIB_SRC := $(wildcard tests/lib/*.c)
 UNIT_SRC := $(wildcard tests/unit/*/test_*.c)
 CONF_SRC := $(wildcard tests/conformance/*.c)
@@ -47,16 +50,20 @@ LIB_COMMON := $(BUILD)/lib/libukcommon.a
 LIB_CERTS := $(BUILD)/lib/libukcerts.a
 LIB_P11 := $(BUILD)/lib/libukp11.a
 LIB_AGENT := $(BUILD)/lib/libukagent.a
+LIB_GW := $(BUILD)/lib/libukgw.a
 LIB_TEST := $(BUILD)/lib/libuktest.a
-PROJECT_LIBS := $(LIB_AGENT) $(LIB_CERTS) $(LIB_P11) $(LIB_COMMON)
+PROJECT_LIBS := $(if $(GW_SRC),$(LIB_GW)) $(LIB_AGENT) $(LIB_CERTS) $(LIB_P11) \
+	$(LIB_COMMON)
 
 PROGRAMS := $(BUILD)/bin/ukey-ca $(if $(SIM_SRC),$(BUILD)/lib/ukey-sim.so) \
-	$(if $(AGENT_PROG_SRC),$(BUILD)/bin/ukey-agent)
+	$(if $(AGENT_PROG_SRC),$(BUILD)/bin/ukey-agent) \
+	$(if $(GW_PROG_SRC),$(BUILD)/bin/ukey-gateway)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
 CONF_BIN := $(patsubst tests/conformance/%.c,$(BUILD)/tests/conformance/%,$(CONF_SRC))
 BENCH_BIN := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRC))
 REPLAY_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/fuzz/%,$(FUZZ_SRC))
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+TOOLS_BIN := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOLS_SRC))
 
 .PHONY: all check test-bins asan fuzz format format-check clean deps bench demo
 
@@ -70,6 +77,7 @@ $(LIB_COMMON): $(call obj,$(COMMON_SRC))
 $(LIB_CERTS): $(call obj,$(CERTS_SRC))
 $(LIB_P11): $(call obj,$(P11_SRC))
 $(LIB_AGENT): $(call obj,$(AGENT_SRC))
+$(LIB_GW): $(call obj,$(GW_SRC))
 $(LIB_TEST): $(call obj,$(TESTLIB_SRC))
 $(BUILD)/lib/%.a:
 	@mkdir -p $(dir $@)
@@ -93,6 +101,16 @@ $(BUILD)/bin/ukey-agent: $(call obj,$(AGENT_PROG_SRC)) $(PROJECT_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(UK_LDFLAGS) -o $@ $(call obj,$(AGENT_PROG_SRC)) $(PROJECT_LIBS) $(LIBS)
 
+$(BUILD)/bin/ukey-gateway: $(call obj,$(GW_PROG_SRC)) $(PROJECT_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(UK_LDFLAGS) -o $@ $(call obj,$(GW_PROG_SRC)) $(PROJECT_LIBS) $(LIBS)
+
+# Stand-ins for other parties (an upstream, a WeChat or SMS server): one
+# C file each, linked like a test.
+$(BUILD)/tests/tools/%: $(BUILD)/obj/tests/tools/%.o $(LIB_TEST) $(PROJECT_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(UK_LDFLAGS) -o $@ $< $(LIB_TEST) $(PROJECT_LIBS) $(LIBS)
+
 $(BUILD)/bin/ukey-ca: $(call obj,$(CA_PROG_SRC)) $(PROJECT_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(UK_LDFLAGS) -o $@ $(call obj,$(CA_PROG_SRC)) $(PROJECT_LIBS) $(LIBS)
@@ -115,7 +133,7 @@ $(BUILD)/tests/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/repla
 	@mkdir -p $(dir $@)
 	$(CC) $(UK_LDFLAGS) -o $@ $< $(BUILD)/obj/tests/fuzz/replay/main.o $(PROJECT_LIBS) $(LIBS)
 
-test-bins: $(PROGRAMS) $(UNIT_BIN) $(CONF_BIN) $(REPLAY_BIN) $(BENCH_BIN)
+test-bins: $(PROGRAMS) $(UNIT_BIN) $(CONF_BIN) $(REPLAY_BIN) $(BENCH_BIN) $(TOOLS_BIN)
 
 deps:
 	@sh scripts/deps.sh
@@ -135,12 +153,13 @@ asan:
 fuzz:
 	$(MAKE) BUILD=build/fuzz-obj CC=clang \
 		OPT="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" HARDEN="-fPIE" \
-		$(addprefix build/fuzz-obj/lib/,libukcommon.a libukp11.a libukcerts.a libukagent.a)
+		$(addprefix build/fuzz-obj/lib/,libukcommon.a libukp11.a libukcerts.a libukagent.a \
+		$(if $(GW_SRC),libukgw.a))
 	@mkdir -p $(BUILD)/fuzz
 	for f in $(FUZZ_SRC); do \
 		n=$$(basename $$f .c); \
 		clang -std=c11 -O1 -g -D_GNU_SOURCE -I. -I$(PG_INC) -fsanitize=fuzzer,address,undefined \
-			-o $(BUILD)/fuzz/$$n $$f build/fuzz-obj/lib/libukagent.a build/fuzz-obj/lib/libukcerts.a build/fuzz-obj/lib/libukp11.a build/fuzz-obj/lib/libukcommon.a $(LIBS) || exit 1; \
+			-o $(BUILD)/fuzz/$$n $$f $(if $(GW_SRC),build/fuzz-obj/lib/libukgw.a) build/fuzz-obj/lib/libukagent.a build/fuzz-obj/lib/libukcerts.a build/fuzz-obj/lib/libukp11.a build/fuzz-obj/lib/libukcommon.a $(LIBS) || exit 1; \
 	done
 	@echo "fuzz targets in $(BUILD)/fuzz; run e.g. $(BUILD)/fuzz/fuzz_config tests/fuzz/corpus/fuzz_config"
 

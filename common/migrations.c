@@ -28,8 +28,82 @@ static const char m1_sql[] =
     " hash TEXT NOT NULL);\n"
     "CREATE INDEX audit_at ON audit (at);\n";
 
+/*
+ * 2: the gateway's identity model and login state.
+ *  units: registration (USCC), the signed agreement and the hall
+ *    authorisation, each with when and the application form.
+ *  operators: unit operators; login_lc is the login name in lower case
+ *    (unique, case-insensitive); roles a space-separated subset of
+ *    "maker checker admin"; status active | left | disabled; the password
+ *    as an Argon2id PHC string; fail_count consecutive wrong passwords of
+ *    local day fail_day (days since the epoch in the centre's time zone),
+ *    frozen_until the UTC second the freeze ends (0: not frozen).
+ *  staff: counter, helpdesk and admin accounts (roles space-separated).
+ *  cert_bindings: which certificate logs in as whom: issuer + serial and
+ *    the SHA-256 of the DER, for one operator or one staff account.
+ *  sessions: the SHA-256 of the cookie's random id, never the id.
+ *  challenges: UKey login nonces (their SHA-256), bound to the browser's
+ *    pre-login cookie (its SHA-256), single use.
+ *  rate_limits: fixed-window counters shared by every gateway.
+ *  assertion_keys: the public halves (JWK) of each gateway's assertion
+ *    signing key, served at /.well-known/jwks.json.
+ *  audit gains the request's IP, user agent and result code.
+ */
+static const char m2_sql[] =
+    "ALTER TABLE units ADD COLUMN uscc TEXT;\n"
+    "ALTER TABLE units ADD COLUMN status TEXT NOT NULL DEFAULT 'active';\n"
+    "ALTER TABLE units ADD COLUMN agreement_at BIGINT;\n"
+    "ALTER TABLE units ADD COLUMN agreement_form TEXT;\n"
+    "ALTER TABLE units ADD COLUMN authorized_at BIGINT;\n"
+    "ALTER TABLE units ADD COLUMN authorized_form TEXT;\n"
+    "CREATE UNIQUE INDEX units_uscc ON units (uscc);\n"
+    "CREATE TABLE operators (id @ID@, login TEXT NOT NULL,"
+    " login_lc TEXT NOT NULL UNIQUE, unit_id TEXT NOT NULL,"
+    " name TEXT NOT NULL, resident_id TEXT UNIQUE, phone TEXT,"
+    " wechat_openid TEXT UNIQUE, roles TEXT NOT NULL DEFAULT '',"
+    " status TEXT NOT NULL DEFAULT 'active', pw_hash TEXT,"
+    " pw_must_change INTEGER NOT NULL DEFAULT 0, pw_changed_at BIGINT,"
+    " fail_count INTEGER NOT NULL DEFAULT 0,"
+    " fail_day BIGINT NOT NULL DEFAULT 0,"
+    " frozen_until BIGINT NOT NULL DEFAULT 0,"
+    " created_at BIGINT NOT NULL, left_at BIGINT);\n"
+    "CREATE INDEX operators_unit ON operators (unit_id);\n"
+    "CREATE INDEX operators_phone ON operators (phone);\n"
+    "CREATE TABLE staff (id @ID@, login TEXT NOT NULL,"
+    " login_lc TEXT NOT NULL UNIQUE, name TEXT NOT NULL,"
+    " roles TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'active',"
+    " pw_hash TEXT, created_at BIGINT NOT NULL);\n"
+    "CREATE TABLE cert_bindings (id @ID@, operator_id BIGINT,"
+    " staff_id BIGINT, issuer_serial TEXT NOT NULL UNIQUE,"
+    " sha256 TEXT NOT NULL UNIQUE, subject TEXT, not_after BIGINT,"
+    " source TEXT NOT NULL, form TEXT, created_at BIGINT NOT NULL,"
+    " CHECK ((operator_id IS NULL) <> (staff_id IS NULL)));\n"
+    "CREATE INDEX cert_bindings_operator ON cert_bindings (operator_id);\n"
+    "CREATE INDEX cert_bindings_staff ON cert_bindings (staff_id);\n"
+    "CREATE TABLE sessions (id_hash TEXT PRIMARY KEY, kind TEXT NOT NULL,"
+    " principal_id BIGINT NOT NULL, unit_id TEXT, scope TEXT NOT NULL,"
+    " method TEXT NOT NULL, csrf TEXT NOT NULL,"
+    " created_at BIGINT NOT NULL, last_seen BIGINT NOT NULL,"
+    " expires_at BIGINT NOT NULL, cert_sig_at BIGINT, ip TEXT,"
+    " user_agent TEXT, revoked_at BIGINT);\n"
+    "CREATE INDEX sessions_principal ON sessions (kind, principal_id);\n"
+    "CREATE INDEX sessions_expires ON sessions (expires_at);\n"
+    "CREATE TABLE challenges (nonce_hash TEXT PRIMARY KEY,"
+    " browser_hash TEXT NOT NULL, expires_at BIGINT NOT NULL);\n"
+    "CREATE INDEX challenges_expires ON challenges (expires_at);\n"
+    "CREATE TABLE rate_limits (key TEXT PRIMARY KEY,"
+    " window_start BIGINT NOT NULL, count BIGINT NOT NULL);\n"
+    "CREATE TABLE assertion_keys (kid TEXT PRIMARY KEY, jwk TEXT NOT NULL,"
+    " created_at BIGINT NOT NULL, retired_at BIGINT);\n"
+    "ALTER TABLE audit ADD COLUMN ip TEXT;\n"
+    "ALTER TABLE audit ADD COLUMN user_agent TEXT;\n"
+    "ALTER TABLE audit ADD COLUMN result TEXT;\n"
+    "CREATE INDEX audit_subject ON audit (subject, at);\n";
+
 static const struct store_migration migrations[] = {
 	{ 1, "units, ca, certs, audit", m1_sql },
+	{ 2, "operators, staff, bindings, sessions, challenges, limits",
+	    m2_sql },
 };
 
 const struct store_migration *

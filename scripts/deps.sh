@@ -8,7 +8,7 @@ build-essential clang clang-format libclang-rt-14-dev pkg-config
 libssl-dev openssl libsqlite3-dev sqlite3 libpq-dev postgresql
 libjansson-dev libcmocka-dev libcurl4-openssl-dev curl libmicrohttpd-dev
 libp11-dev libp11-kit-dev libengine-pkcs11-openssl softhsm2 opensc
-libargon2-dev libqrencode-dev libpcsclite-dev pcscd pcsc-tools
+libargon2-dev libqrencode-dev libpng-dev zbar-tools libpcsclite-dev pcscd pcsc-tools
 vsmartcard-vpcd vsmartcard-vpicc python3-virtualsmartcard python3-pycryptodome python3
 apache2-utils nginx chromium procps iproute2 util-linux
 "
