@@ -1,0 +1,164 @@
+/* gateway/model.h: units, operators, staff and certificate bindings in the store: the functions the admin commands, the consoles and the login flows share. */
+#ifndef UK_GW_MODEL_H
+#define UK_GW_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/secret.h"
+#include "gateway/identity.h"
+
+struct store;
+
+/*
+ * Every change takes an actor (who did it) and, for counter acts, the
+ * application form number (申请表编号); each writes one audit row (event
+ * "admin.<noun>.<verb>", actor, subject, the form in detail, result) in the
+ * same transaction as the change. Reads take no actor. All functions return
+ * 0 or an enum uk_err code; on failure nothing was changed.
+ */
+struct gw_actor {
+	const char *who;  /* "staff:<login>", "cli:<user>", "operator:<login>" */
+	const char *form; /* application form number; NULL when none applies */
+	const char *ip;   /* NULL outside a request */
+	const char *user_agent;
+};
+
+struct gw_unit {
+	char id[GW_LOGIN_MAX + 1];
+	char name[GW_NAME_MAX + 1];
+	char uscc[19];             /* "" when not recorded */
+	char status[10];           /* "active" | "closed" */
+	int64_t agreement_at;      /* 0: agreement not signed */
+	char agreement_form[GW_LOGIN_MAX + 1];
+	int64_t authorized_at;     /* 0: hall not authorised */
+	char authorized_form[GW_LOGIN_MAX + 1];
+	int active_certs;          /* active, unexpired certificates */
+	int64_t created_at;
+};
+
+struct gw_operator {
+	int64_t id;
+	char login[GW_LOGIN_MAX + 1];
+	char unit[GW_LOGIN_MAX + 1];
+	char name[GW_NAME_MAX + 1];
+	char resident_id[19]; /* "" when none */
+	char phone[21];       /* "" when none */
+	char openid[129];     /* WeChat openid, "" when unbound */
+	char roles[GW_ROLES_MAX + 1];
+	char status[10]; /* "active" | "left" | "disabled" */
+	int has_password;
+	int pw_must_change;
+	int fail_count;
+	int64_t fail_day;
+	int64_t frozen_until;
+	int64_t created_at;
+	int64_t left_at;
+};
+
+struct gw_staff {
+	int64_t id;
+	char login[GW_LOGIN_MAX + 1];
+	char name[GW_NAME_MAX + 1];
+	char roles[GW_ROLES_MAX + 1]; /* subset of "counter helpdesk admin" */
+	char status[10];
+	int64_t created_at;
+};
+
+/* A certificate binding: exactly one of operator_id, staff_id is set. */
+struct gw_binding {
+	int64_t id;
+	int64_t operator_id; /* 0 when bound to staff */
+	int64_t staff_id;    /* 0 when bound to an operator */
+	char issuer_serial[200];
+	char sha256[65]; /* lowercase hex of the certificate's DER */
+	char subject[256];
+	int64_t not_after;
+	char source[10]; /* "ca" (issued by our CA) | "external" */
+};
+
+/* Validation (no store). Each returns 0 or UK_ERR_INPUT. */
+int gw_uscc_valid(const char *uscc);       /* GB 32100 check character */
+int gw_resident_id_valid(const char *id);  /* GB 11643, 18 characters */
+int gw_login_valid(const char *login);     /* 1..64 of [A-Za-z0-9._-@] */
+int gw_phone_valid(const char *phone);     /* mainland mobile, 11 digits */
+int gw_roles_valid(const char *roles, int staff); /* known, no repeats */
+
+/* Password policy on set: at least 8 characters, letters and digits, not
+ * the login name or resident ID, at most 128 bytes. Returns 0 or
+ * UK_ERR_PASSWORD_POLICY. */
+int gw_password_policy(const struct secret *pw, const char *login,
+    const char *resident_id);
+
+/* Units. */
+int gw_unit_add(struct store *st, const struct gw_actor *a, const char *id,
+    const char *name, const char *uscc);
+int gw_unit_get(struct store *st, const char *id, struct gw_unit *out);
+/* Lists units whose id, name or USCC contains q (NULL: all), at most max,
+ * into *out (malloc'd array, caller frees) and *n. */
+int gw_unit_list(struct store *st, const char *q, size_t max,
+    struct gw_unit **out, size_t *n);
+int gw_unit_agreement(struct store *st, const struct gw_actor *a,
+    const char *id); /* records the signed agreement (form required) */
+int gw_unit_authorize(struct store *st, const struct gw_actor *a,
+    const char *id);
+int gw_unit_revoke_authorization(struct store *st, const struct gw_actor *a,
+    const char *id);
+
+/* Operators. Logins are unique case-insensitively; a resident ID belongs
+ * to at most one operator; an openid to at most one operator. */
+struct gw_operator_new {
+	const char *login, *unit, *name, *resident_id, *phone, *roles;
+	const struct secret *password; /* NULL: none (certificate only) */
+	int must_change;               /* a temporary password */
+};
+int gw_operator_add(struct store *st, const struct gw_actor *a,
+    const struct gw_operator_new *op, int64_t *id_out);
+int gw_operator_get(struct store *st, int64_t id, struct gw_operator *out);
+/* By login name (any case) or resident ID. UK_ERR_NOT_FOUND when none. */
+int gw_operator_find(struct store *st, const char *login_or_id,
+    struct gw_operator *out);
+int gw_operator_list(struct store *st, const char *unit, const char *q,
+    size_t max, struct gw_operator **out, size_t *n);
+/* Changes name, phone, roles (NULL: unchanged). */
+int gw_operator_change(struct store *st, const struct gw_actor *a, int64_t id,
+    const char *name, const char *phone, const char *roles);
+/* The operator left the unit: status "left", sessions revoked,
+ * certificate bindings kept for the record but no longer usable. */
+int gw_operator_leave(struct store *st, const struct gw_actor *a, int64_t id);
+/* Sets a password (policy-checked; must_change for a temporary one), clears
+ * the freeze and revokes every session of the operator. */
+int gw_operator_set_password(struct store *st, const struct gw_actor *a,
+    int64_t id, const struct secret *pw, int must_change);
+int gw_operator_unfreeze(struct store *st, const struct gw_actor *a,
+    int64_t id);
+int gw_operator_bind_openid(struct store *st, const struct gw_actor *a,
+    int64_t id, const char *openid); /* openid NULL: unbind */
+
+/* Staff. */
+int gw_staff_add(struct store *st, const struct gw_actor *a, const char *login,
+    const char *name, const char *roles, int64_t *id_out);
+int gw_staff_get(struct store *st, int64_t id, struct gw_staff *out);
+int gw_staff_list(struct store *st, struct gw_staff **out, size_t *n);
+
+/* Certificate bindings. der is the certificate; exactly one of operator_id
+ * and staff_id is non-zero. A certificate binds to one principal only. */
+int gw_binding_add(struct store *st, const struct gw_actor *a,
+    const unsigned char *der, size_t len, int64_t operator_id,
+    int64_t staff_id, const char *source);
+int gw_binding_remove(struct store *st, const struct gw_actor *a,
+    const char *sha256_hex);
+/* Finds the binding of the certificate whose DER has SHA-256 sha256_hex.
+ * A certificate issued by our own CA for a registered operator (certs.operator
+ * is that operator's login, certs.unit_id the unit) is bound even without a
+ * row in cert_bindings. UK_ERR_NOT_FOUND when unbound. */
+int gw_binding_find(struct store *st, const char *sha256_hex,
+    struct gw_binding *out);
+int gw_binding_list(struct store *st, int64_t operator_id, int64_t staff_id,
+    struct gw_binding **out, size_t *n);
+
+/* Revokes every session of a principal (kind GW_KIND_*). */
+int gw_sessions_revoke_all(struct store *st, const char *kind,
+    int64_t principal_id, int64_t now);
+
+#endif
