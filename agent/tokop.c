@@ -687,10 +687,13 @@ ag_tokop_authenticate(struct ag_tokop *t, const char *origin, const char *nonce,
 	if ((cert_b64 = b64_encode(ci->der, ci->der_len, 0)) == NULL ||
 	    (sig_b64 = b64_encode(sig, siglen, 0)) == NULL)
 		goto out;
-	if ((res->body = json_pack("{s:s,s:s,s:s,s:s,s:s}", "format",
+	/* "origin" says which origin was signed for, so that the gateway
+	 * can tell a token made for another site from a bad signature; it
+	 * verifies with its own origin whatever this says. */
+	if ((res->body = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "format",
 	         "ukey-auth:1.0", "unverifiedCertificate", cert_b64,
 	         "algorithm", alg, "signature", sig_b64, "appVersion",
-	         "ukey-agent/" AG_VERSION)) == NULL)
+	         "ukey-agent/" AG_VERSION, "origin", origin)) == NULL)
 		goto out;
 	uk_log(UK_LOG_INFO, "token %s: signed the challenge of %s (%s)",
 	    ti->serial, origin, alg);

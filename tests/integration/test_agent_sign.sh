@@ -44,6 +44,8 @@ for c in "$EC:01 ES256" "$RSA:02 RS256"; do
 	check_eq "$alg: algorithm" "$alg" "$(ag_json "$T/body" 'j["algorithm"]')"
 	check_match "$alg: appVersion" '^ukey-agent/' \
 	    "$(ag_json "$T/body" 'j["appVersion"]')"
+	check_eq "$alg: origin signed for" "$AG_ORIGIN" \
+	    "$(ag_json "$T/body" 'j["origin"]')"
 	check "$alg: openssl verifies the signature" ag_verify "$T/body" \
 	    "$AG_ORIGIN" "$(cat "$T/nonce")"
 	check_fail "$alg: ... not for another origin" ag_verify "$T/body" \
