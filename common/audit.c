@@ -39,29 +39,26 @@ audit_field(EVP_MD_CTX *ctx, const char *s, int *ok)
 	*ok &= EVP_DigestUpdate(ctx, s, (size_t)len);
 }
 
-/* Computes the hash of one row (see audit.h) into out as lowercase hex. */
+/* Computes the hash of one row (see audit.h) into out as lowercase hex:
+ * f[0..5] are at, event_id, event, actor, subject, detail; f[6..8] are ip,
+ * user_agent, result, hashed only when one of them is not NULL. */
 static int
-audit_hash(const char *prev, const char *at, const char *event_id,
-    const char *event, const char *actor, const char *subject,
-    const char *detail, char out[65])
+audit_hash(const char *prev, const char *const f[9], char out[65])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	EVP_MD_CTX *ctx = NULL;
-	int ok, r = UK_ERR_INTERNAL;
+	int i, n, ok, r = UK_ERR_INTERNAL;
 
 	if ((ctx = EVP_MD_CTX_new()) == NULL) {
 		r = UK_ERR_NOMEM;
 		goto out;
 	}
+	n = (f[6] != NULL || f[7] != NULL || f[8] != NULL) ? 9 : 6;
 	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
 	ok &= EVP_DigestUpdate(ctx, prev, strlen(prev));
-	audit_field(ctx, at, &ok);
-	audit_field(ctx, event_id, &ok);
-	audit_field(ctx, event, &ok);
-	audit_field(ctx, actor, &ok);
-	audit_field(ctx, subject, &ok);
-	audit_field(ctx, detail, &ok);
+	for (i = 0; i < n; i++)
+		audit_field(ctx, f[i], &ok);
 	ok &= EVP_DigestFinal_ex(ctx, md, &mdlen);
 	if (ok != 1 || mdlen != 32)
 		goto out;
@@ -76,7 +73,18 @@ int
 audit_append(struct store *st, const char *event, const char *actor,
     const char *subject, const char *detail, char event_id[33])
 {
+	struct audit_event ev = { event, actor, subject, detail, NULL, NULL,
+		NULL };
+
+	return audit_append_ex(st, &ev, event_id);
+}
+
+int
+audit_append_ex(struct store *st, const struct audit_event *ev,
+    char event_id[33])
+{
 	struct store_res *res = NULL;
+	const char *f[9];
 	unsigned char rnd[16];
 	char id[33], prev[65], hash[65], at[24];
 	const char *last;
@@ -85,7 +93,8 @@ audit_append(struct store *st, const char *event, const char *actor,
 
 	if (event_id != NULL)
 		event_id[0] = '\0';
-	if (st == NULL || event == NULL || *event == '\0') {
+	if (st == NULL || ev == NULL || ev->event == NULL ||
+	    *ev->event == '\0') {
 		r = UK_ERR_INPUT;
 		goto out;
 	}
@@ -116,14 +125,24 @@ audit_append(struct store *st, const char *event, const char *actor,
 	snprintf(prev, sizeof(prev), "%s", last != NULL ? last : audit_genesis);
 	now = (int64_t)time(NULL);
 	snprintf(at, sizeof(at), "%lld", (long long)now);
-	if ((r = audit_hash(prev, at, id, event, actor, subject, detail,
-	         hash)) != 0)
+	f[0] = at;
+	f[1] = id;
+	f[2] = ev->event;
+	f[3] = ev->actor;
+	f[4] = ev->subject;
+	f[5] = ev->detail;
+	f[6] = ev->ip;
+	f[7] = ev->user_agent;
+	f[8] = ev->result;
+	if ((r = audit_hash(prev, f, hash)) != 0)
 		goto out;
 	if ((r = store_exec(st, NULL,
 	         "INSERT INTO audit (at, event_id, event, actor, subject, "
-	         "detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-	         "ittttttt", now, id, event, actor, subject, detail, prev,
-	         hash)) != 0)
+	         "detail, ip, user_agent, result, prev_hash, hash) "
+	         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	         "itttttttttt", now, id, ev->event, ev->actor, ev->subject,
+	         ev->detail, ev->ip, ev->user_agent, ev->result, prev, hash)) !=
+	    0)
 		goto out;
 	if (own_tx) {
 		own_tx = 0;
@@ -145,7 +164,7 @@ audit_verify_chain(struct store *st, int64_t *bad_seq)
 {
 	struct store_res *res = NULL;
 	char prev[65], hash[65];
-	const char *ph, *h;
+	const char *ph, *h, *f[9];
 	int64_t seq = 0, last = -1;
 	size_t i, n;
 	int r = UK_ERR_INTERNAL;
@@ -160,7 +179,8 @@ audit_verify_chain(struct store *st, int64_t *bad_seq)
 		res = NULL;
 		if ((r = store_exec(st, &res,
 		         "SELECT seq, at, event_id, event, actor, subject, "
-		         "detail, prev_hash, hash FROM audit WHERE seq > ? "
+		         "detail, prev_hash, hash, ip, user_agent, result "
+		         "FROM audit WHERE seq > ? "
 		         "ORDER BY seq LIMIT ?",
 		         "ii", last, (int64_t)AUDIT_PAGE)) != 0)
 			goto out;
@@ -172,12 +192,16 @@ audit_verify_chain(struct store *st, int64_t *bad_seq)
 			h = store_res_text(res, i, 8);
 			if (ph == NULL || h == NULL || strcmp(ph, prev) != 0)
 				goto broken;
-			if ((r = audit_hash(prev, store_res_text(res, i, 1),
-			         store_res_text(res, i, 2),
-			         store_res_text(res, i, 3),
-			         store_res_text(res, i, 4),
-			         store_res_text(res, i, 5),
-			         store_res_text(res, i, 6), hash)) != 0)
+			f[0] = store_res_text(res, i, 1);
+			f[1] = store_res_text(res, i, 2);
+			f[2] = store_res_text(res, i, 3);
+			f[3] = store_res_text(res, i, 4);
+			f[4] = store_res_text(res, i, 5);
+			f[5] = store_res_text(res, i, 6);
+			f[6] = store_res_text(res, i, 9);
+			f[7] = store_res_text(res, i, 10);
+			f[8] = store_res_text(res, i, 11);
+			if ((r = audit_hash(prev, f, hash)) != 0)
 				goto out;
 			if (strcmp(hash, h) != 0)
 				goto broken;

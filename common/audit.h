@@ -14,13 +14,36 @@ struct store;
  *   followed by, for each of at (decimal text), event_id, event, actor,
  *   subject, detail: 0x00 when SQL NULL, else 0x01, the length as 8 bytes
  *   big-endian, and the bytes,
- * and prev_hash is the hash of the row before it in seq order. Changing,
+ * and, only when at least one of ip, user_agent, result is not SQL NULL,
+ * those three in the same encoding after detail (rows without them keep the
+ * original formula); prev_hash is the hash of the row before it in seq
+ * order. Changing,
  * inserting or deleting a row in the middle breaks the chain at that row or
  * the next; removing rows from the end is not detectable from the table
- * alone (compare with an exported last hash for that).
+ * alone (compare with an exported last hash for that). Since migration 3
+ * the database itself refuses UPDATE and DELETE on audit (triggers); the
+ * chain still catches someone who drops them.
  */
 
-/* Appends one event to the audit trail. event is required; actor, subject
+/* One event. event is required; every other field may be NULL. */
+struct audit_event {
+	const char *event;   /* "admin.unit.add", "login.password", ... */
+	const char *actor;   /* who did it: "staff:<login>", "cli:<user>" */
+	const char *subject; /* what it was done to: "operator:<login>" */
+	const char *detail;  /* JSON text */
+	const char *ip;      /* the request's client address */
+	const char *user_agent;
+	const char *result; /* "ok" or an error id such as "UK-4101" */
+};
+
+/* Appends ev to the audit trail, as audit_append below (same transaction,
+ * locking and event_id rules), with the request's ip, user agent and
+ * result. Returns 0 or an enum uk_err code (UK_ERR_INPUT without event). */
+int audit_append_ex(struct store *st, const struct audit_event *ev,
+    char event_id[33]);
+
+/* Appends one event to the audit trail (audit_append_ex with ip, user agent
+ * and result NULL). event is required; actor, subject
  * and detail may be NULL. When st has a transaction open the row is part of
  * it (and vanishes if it rolls back); otherwise audit_append runs its own
  * write transaction. Concurrent appenders are serialised (a table lock on

@@ -387,6 +387,9 @@ static const struct uk_error_info table[] = {
 	E(4607, ADMIN_BINDING, 409, "证书已绑定其他人员",
 	    "The certificate is bound to someone else", NULL, "先解除原绑定",
 	    "Unbind it first"),
+	E(4608, ADMIN_OPERATOR_LEFT, 409, "经办人已离职",
+	    "The operator has left the unit", NULL, "为单位登记新的经办人",
+	    "Register a new operator for the unit"),
 
 	/* 5xxx: policy */
 	E(5001, POLICY_DENIED, 403, "无权访问该功能", "Access denied", NULL,

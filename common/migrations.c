@@ -100,10 +100,34 @@ static const char m2_sql[] =
     "ALTER TABLE audit ADD COLUMN result TEXT;\n"
     "CREATE INDEX audit_subject ON audit (subject, at);\n";
 
+/*
+ * 3: the audit trail is append-only in the database too: UPDATE and DELETE
+ * (and TRUNCATE on PostgreSQL) on audit fail with "audit is append-only".
+ * The hash chain still detects edits by someone able to drop the triggers.
+ */
+static const char m3_sql[] =
+    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit\n"
+    "BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;\n"
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit\n"
+    "BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;\n";
+
+static const char m3_sql_pg[] =
+    "CREATE FUNCTION audit_append_only() RETURNS trigger\n"
+    "LANGUAGE plpgsql AS $$ BEGIN\n"
+    "  RAISE EXCEPTION 'audit is append-only';\n"
+    "END $$;\n"
+    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit\n"
+    " FOR EACH ROW EXECUTE FUNCTION audit_append_only();\n"
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit\n"
+    " FOR EACH ROW EXECUTE FUNCTION audit_append_only();\n"
+    "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit\n"
+    " FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();\n";
+
 static const struct store_migration migrations[] = {
-	{ 1, "units, ca, certs, audit", m1_sql },
-	{ 2, "operators, staff, bindings, sessions, challenges, limits",
-	    m2_sql },
+	{ 1, "units, ca, certs, audit", m1_sql, NULL },
+	{ 2, "operators, staff, bindings, sessions, challenges, limits", m2_sql,
+	    NULL },
+	{ 3, "audit append-only", m3_sql, m3_sql_pg },
 };
 
 const struct store_migration *

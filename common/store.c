@@ -433,7 +433,11 @@ store_migrate(struct store *st)
 	for (i = 0; i < n; i++) {
 		if (m[i].version <= have)
 			continue;
-		if ((r = store_script(st, m[i].sql)) != 0) {
+		if ((r = store_script(st,
+		         st->ops->backend == STORE_POSTGRES &&
+		                 m[i].sql_pg != NULL
+		             ? m[i].sql_pg
+		             : m[i].sql)) != 0) {
 			snprintf(why, sizeof(why), "%s", st->err);
 			store_set_error(st, "migration %d (%s): %s",
 			    m[i].version, m[i].name, why);

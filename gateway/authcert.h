@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/x509.h>
+
 #include "gateway/identity.h"
 
 struct store;
@@ -40,10 +42,10 @@ int gw_challenge_new(struct gw_authcert *ac, struct store *st,
 
 /* What a verification concluded, for the audit row and the answer. */
 struct gw_authcert_result {
-	int code;             /* 0 or the refusal's UK_ERR_* */
-	char subject[256];    /* the certificate's subject, when parsed */
-	char sha256[65];      /* of the certificate's DER, when parsed */
-	char detail[256];     /* one line for the log and audit */
+	int code;          /* 0 or the refusal's UK_ERR_* */
+	char subject[256]; /* the certificate's subject, when parsed */
+	char sha256[65];   /* of the certificate's DER, when parsed */
+	char detail[256];  /* one line for the log and audit */
 };
 
 /*
@@ -68,5 +70,65 @@ struct gw_authcert_result {
 int gw_authcert_verify(struct gw_authcert *ac, struct store *st,
     const char *browser, const char *token_json, size_t len, int64_t now,
     struct gw_identity *id, struct gw_authcert_result *res);
+
+/*
+ * The same with the nonce given by the caller (the "nonce" of the POST
+ * body) instead of the token's own "nonce" member; nonce NULL means the
+ * token's. gw_authcert_verify is this with nonce NULL: the page adds the
+ * nonce it fetched from /auth/challenge to the agent's token object as
+ * "nonce" (the agent's answer does not echo it). Returns as
+ * gw_authcert_verify.
+ */
+int gw_authcert_verify_nonce(struct gw_authcert *ac, struct store *st,
+    const char *browser, const char *nonce, const char *token_json, size_t len,
+    int64_t now, struct gw_identity *id, struct gw_authcert_result *res);
+
+/* Limits of the token's parts. */
+#define GW_AUTHTOKEN_MAX 16384   /* the token's JSON text, bytes */
+#define GW_AUTHCERT_DER_MAX 8192 /* the certificate's DER, bytes */
+#define GW_AUTHSIG_MAX 512       /* the signature (RSA 4096), bytes */
+#define GW_ORIGIN_MAX 255        /* an origin's text, bytes */
+#define GW_NONCE_MAX 64          /* a nonce's text as sent, bytes */
+
+/* A token taken apart by gw_authtoken_parse; release with
+ * gw_authtoken_clear. */
+struct gw_authtoken {
+	char alg[6];        /* "ES256" | "RS256" | "PS256" | "SM2" */
+	X509 *cert;         /* parsed from der; owned */
+	unsigned char *der; /* the certificate's DER; owned */
+	size_t der_len;
+	unsigned char sig[GW_AUTHSIG_MAX];
+	size_t sig_len;
+	int has_origin; /* "origin" was present */
+	char origin[GW_ORIGIN_MAX + 1];
+	int has_nonce; /* "nonce" was present */
+	char nonce[GW_NONCE_MAX + 1];
+};
+
+/*
+ * Parses and checks the token's structure only (no store, no trust): one
+ * JSON object of at most GW_AUTHTOKEN_MAX bytes without duplicate keys;
+ * "format" exactly "ukey-auth:1.0"; "algorithm" exactly one of the four;
+ * "unverifiedCertificate" strict base64 of one DER certificate of at most
+ * GW_AUTHCERT_DER_MAX bytes with nothing after it; "signature" strict
+ * base64 of 1..GW_AUTHSIG_MAX bytes; "origin" and "nonce", when present,
+ * strings within their limits; the certificate's key fitting the algorithm
+ * (ES256: P-256, RS256/PS256: RSA, SM2: SM2). Other members are ignored.
+ * out is filled on success and zeroed on failure (nothing to clear then).
+ * Returns 0, UK_ERR_AUTH_TOKEN_MALFORMED or UK_ERR_NOMEM.
+ */
+int gw_authtoken_parse(const char *json, size_t len, struct gw_authtoken *out);
+
+/* Frees what t holds and zeroes it; NULL is a no-op. */
+void gw_authtoken_clear(struct gw_authtoken *t);
+
+/*
+ * The value an agent signs for origin and nonce (the base64 text):
+ * H(origin) || H(nonce), 64 bytes, with H SHA-256, or SM3 when alg is
+ * "SM2"; the signature algorithm hashes it once more (SM2 with the
+ * distinguishing ID "1234567812345678"). Returns 0 or UK_ERR_INTERNAL.
+ */
+int gw_authcert_tbs(const char *alg, const char *origin, const char *nonce,
+    unsigned char out[64]);
 
 #endif

@@ -21,8 +21,7 @@ int gw_path_normalise(const char *raw, char *out, size_t size);
  * values with characters outside the cookie-octet set or longer than
  * size - 1. Returns 0, UK_ERR_NOT_FOUND, UK_ERR_BAD_COOKIE.
  */
-int gw_cookie_get(const char *header, const char *name, char *out,
-    size_t size);
+int gw_cookie_get(const char *header, const char *name, char *out, size_t size);
 
 /* 1 when name is an identity header in any spelling: case-insensitive,
  * '_' read as '-', starting with "x-ukey-". */

@@ -4,9 +4,9 @@
 
 #include <stdint.h>
 
-#define GW_LOGIN_MAX 64  /* login names, unit ids (bytes) */
-#define GW_NAME_MAX 128  /* people's and units' names (bytes, UTF-8) */
-#define GW_ROLES_MAX 64  /* a space-separated role list */
+#define GW_LOGIN_MAX 64 /* login names, unit ids (bytes) */
+#define GW_NAME_MAX 128 /* people's and units' names (bytes, UTF-8) */
+#define GW_ROLES_MAX 64 /* a space-separated role list */
 
 /* Kinds of principal. */
 #define GW_KIND_OPERATOR "operator"
@@ -15,7 +15,7 @@
 /* A logged-in principal as the policy and the proxy see it. Plain data,
  * NUL-terminated strings, no ownership. */
 struct gw_identity {
-	char kind[10];     /* GW_KIND_OPERATOR | GW_KIND_STAFF */
+	char kind[10]; /* GW_KIND_OPERATOR | GW_KIND_STAFF */
 	int64_t principal_id;
 	char unit[GW_LOGIN_MAX + 1]; /* unit id; "" for staff */
 	char login[GW_LOGIN_MAX + 1];

@@ -40,4 +40,11 @@ int gw_jwks_json(struct store *st, char **out);
 int gw_jwt_verify(const char *token, const char *jwks_json, const char *issuer,
     const char *audience, int64_t now, int leeway);
 
+/* As gw_jwt_verify; also sets *claims (when not NULL) to the verified
+ * claims as compact JSON (malloc'd, caller frees; NULL on failure) and *why
+ * (when not NULL) to a static English reason ("" on success). */
+int gw_jwt_verify_ex(const char *token, const char *jwks_json,
+    const char *issuer, const char *audience, int64_t now, int leeway,
+    char **claims, const char **why);
+
 #endif

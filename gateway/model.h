@@ -16,9 +16,21 @@ struct store;
  * "admin.<noun>.<verb>", actor, subject, the form in detail, result) in the
  * same transaction as the change. Reads take no actor. All functions return
  * 0 or an enum uk_err code; on failure nothing was changed.
+ *
+ * Each change runs in its own write transaction, or, when st already has one
+ * open (store_begin by the caller), joins it: the caller then commits, and
+ * must roll back when a change fails. Errors: UK_ERR_ADMIN_FORM_REQUIRED
+ * (no form where one is required: agreement, authorisation and its
+ * revocation, and every operator change but bind_openid), UK_ERR_ADMIN_INVALID
+ * (bad USCC, resident ID, login, phone or roles), UK_ERR_ADMIN_LOGIN_TAKEN
+ * (operators, staff), UK_ERR_EXISTS (a unit id or USCC already registered),
+ * UK_ERR_ADMIN_UNIT_UNKNOWN / _OPERATOR_UNKNOWN / _STAFF_UNKNOWN for a
+ * change to something that does not exist, UK_ERR_ADMIN_OPERATOR_LEFT for a
+ * change to an operator who left; the reads (_get, _find) answer
+ * UK_ERR_NOT_FOUND.
  */
 struct gw_actor {
-	const char *who;  /* "staff:<login>", "cli:<user>", "operator:<login>" */
+	const char *who; /* "staff:<login>", "cli:<user>", "operator:<login>" */
 	const char *form; /* application form number; NULL when none applies */
 	const char *ip;   /* NULL outside a request */
 	const char *user_agent;
@@ -27,13 +39,13 @@ struct gw_actor {
 struct gw_unit {
 	char id[GW_LOGIN_MAX + 1];
 	char name[GW_NAME_MAX + 1];
-	char uscc[19];             /* "" when not recorded */
-	char status[10];           /* "active" | "closed" */
-	int64_t agreement_at;      /* 0: agreement not signed */
+	char uscc[19];        /* "" when not recorded */
+	char status[10];      /* "active" | "closed" */
+	int64_t agreement_at; /* 0: agreement not signed */
 	char agreement_form[GW_LOGIN_MAX + 1];
-	int64_t authorized_at;     /* 0: hall not authorised */
+	int64_t authorized_at; /* 0: hall not authorised */
 	char authorized_form[GW_LOGIN_MAX + 1];
-	int active_certs;          /* active, unexpired certificates */
+	int active_certs; /* active, unexpired certificates */
 	int64_t created_at;
 };
 
@@ -78,10 +90,10 @@ struct gw_binding {
 };
 
 /* Validation (no store). Each returns 0 or UK_ERR_INPUT. */
-int gw_uscc_valid(const char *uscc);       /* GB 32100 check character */
-int gw_resident_id_valid(const char *id);  /* GB 11643, 18 characters */
-int gw_login_valid(const char *login);     /* 1..64 of [A-Za-z0-9._-@] */
-int gw_phone_valid(const char *phone);     /* mainland mobile, 11 digits */
+int gw_uscc_valid(const char *uscc);      /* GB 32100 check character */
+int gw_resident_id_valid(const char *id); /* GB 11643, 18 characters */
+int gw_login_valid(const char *login);    /* 1..64 of [A-Za-z0-9._-@] */
+int gw_phone_valid(const char *phone);    /* mainland mobile, 11 digits */
 int gw_roles_valid(const char *roles, int staff); /* known, no repeats */
 
 /* Password policy on set: at least 8 characters, letters and digits, not
@@ -100,8 +112,8 @@ int gw_unit_list(struct store *st, const char *q, size_t max,
     struct gw_unit **out, size_t *n);
 int gw_unit_agreement(struct store *st, const struct gw_actor *a,
     const char *id); /* records the signed agreement (form required) */
-int gw_unit_authorize(struct store *st, const struct gw_actor *a,
-    const char *id);
+int
+gw_unit_authorize(struct store *st, const struct gw_actor *a, const char *id);
 int gw_unit_revoke_authorization(struct store *st, const struct gw_actor *a,
     const char *id);
 
@@ -127,11 +139,13 @@ int gw_operator_change(struct store *st, const struct gw_actor *a, int64_t id,
  * certificate bindings kept for the record but no longer usable. */
 int gw_operator_leave(struct store *st, const struct gw_actor *a, int64_t id);
 /* Sets a password (policy-checked; must_change for a temporary one), clears
- * the freeze and revokes every session of the operator. */
+ * the freeze and revokes every session of the operator. The form is required
+ * unless a->who is "operator:<that operator's login>" (self service: a
+ * change of password or an SMS reset). */
 int gw_operator_set_password(struct store *st, const struct gw_actor *a,
     int64_t id, const struct secret *pw, int must_change);
-int gw_operator_unfreeze(struct store *st, const struct gw_actor *a,
-    int64_t id);
+int
+gw_operator_unfreeze(struct store *st, const struct gw_actor *a, int64_t id);
 int gw_operator_bind_openid(struct store *st, const struct gw_actor *a,
     int64_t id, const char *openid); /* openid NULL: unbind */
 
@@ -142,10 +156,17 @@ int gw_staff_get(struct store *st, int64_t id, struct gw_staff *out);
 int gw_staff_list(struct store *st, struct gw_staff **out, size_t *n);
 
 /* Certificate bindings. der is the certificate; exactly one of operator_id
- * and staff_id is non-zero. A certificate binds to one principal only. */
+ * and staff_id is non-zero. A certificate binds to one principal only
+ * (UK_ERR_ADMIN_BINDING), also counting certificates our CA issued to an
+ * operator. source NULL: "ca" when our CA issued it (certs table), else
+ * "external". The form is required for operators' certificates and for
+ * gw_binding_remove; issuer_serial is the issuer in RFC 2253 text, '#' and
+ * the serial in uppercase hex. gw_binding_remove answers UK_ERR_NOT_FOUND
+ * for a certificate without a cert_bindings row (revoke our CA's with
+ * ukey-ca instead). */
 int gw_binding_add(struct store *st, const struct gw_actor *a,
-    const unsigned char *der, size_t len, int64_t operator_id,
-    int64_t staff_id, const char *source);
+    const unsigned char *der, size_t len, int64_t operator_id, int64_t staff_id,
+    const char *source);
 int gw_binding_remove(struct store *st, const struct gw_actor *a,
     const char *sha256_hex);
 /* Finds the binding of the certificate whose DER has SHA-256 sha256_hex.
@@ -160,5 +181,40 @@ int gw_binding_list(struct store *st, int64_t operator_id, int64_t staff_id,
 /* Revokes every session of a principal (kind GW_KIND_*). */
 int gw_sessions_revoke_all(struct store *st, const char *kind,
     int64_t principal_id, int64_t now);
+
+/* The Argon2id parameters gw_operator_add and gw_operator_set_password
+ * hash with, for the whole process (default gw_pwhash_defaults). p NULL:
+ * back to the defaults. Not thread-safe: call at start-up. */
+struct gw_pwhash_params;
+void gw_model_set_pwhash(const struct gw_pwhash_params *p);
+
+/* Normalises a role list: roles separated by single spaces, in the order
+ * given. Returns 0, or UK_ERR_INPUT when gw_roles_valid refuses it. */
+int
+gw_roles_normalise(const char *roles, int staff, char out[GW_ROLES_MAX + 1]);
+
+/* Shared by the gateway/model_*.c files. */
+
+/* Opens a write transaction unless st has one open; *own says whether this
+ * call opened it. Returns 0 or a store error. */
+int gw_model_begin(struct store *st, int *own);
+
+/* Ends what gw_model_begin began: with own, commits when r is 0, else rolls
+ * back. Returns r, or the commit's error. */
+int gw_model_end(struct store *st, int own, int r);
+
+/* Checks the actor: a and a->who present, and a non-empty a->form when
+ * form_required. Returns 0, UK_ERR_INPUT or UK_ERR_ADMIN_FORM_REQUIRED. */
+int gw_model_actor(const struct gw_actor *a, int form_required);
+
+/* Appends the audit row of a change in st's open transaction: event,
+ * a->who, subject, detail {"form": a->form, key: value} (key NULL: only the
+ * form), a->ip, a->user_agent, result "ok". Returns 0 or an error code. */
+int gw_model_audit(struct store *st, const struct gw_actor *a,
+    const char *event, const char *subject, const char *key, const char *value);
+
+/* The LIKE pattern "%q%" with %, _ and \ escaped for ESCAPE '\'; malloc'd
+ * (caller frees), NULL when out of memory. */
+char *gw_model_like(const char *q);
 
 #endif

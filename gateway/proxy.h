@@ -38,7 +38,6 @@ void gw_proxy_free(struct gw_proxy *p);
  */
 enum MHD_Result gw_proxy_forward(struct gw_proxy *p, struct MHD_Connection *c,
     const char *method, const char *path_query, const unsigned char *body,
-    size_t body_len, const char *const *add, const char *client_ip,
-    int https);
+    size_t body_len, const char *const *add, const char *client_ip, int https);
 
 #endif

@@ -98,6 +98,28 @@ nth_seq(struct store *st, int64_t n)
 	return v;
 }
 
+/* Drops the triggers that make audit append-only (migration 3), as someone
+ * with full rights on the database could, so that tampering can be tried. */
+static void
+drop_guards(struct fixture *fx)
+{
+	if (fx->kind == STORE_SQLITE) {
+		assert_int_equal(store_exec(fx->st, NULL,
+		                     "DROP TRIGGER audit_no_update", ""),
+		    0);
+		assert_int_equal(store_exec(fx->st, NULL,
+		                     "DROP TRIGGER audit_no_delete", ""),
+		    0);
+		return;
+	}
+	assert_int_equal(store_exec(fx->st, NULL,
+	                     "DROP TRIGGER audit_no_update ON audit", ""),
+	    0);
+	assert_int_equal(store_exec(fx->st, NULL,
+	                     "DROP TRIGGER audit_no_delete ON audit", ""),
+	    0);
+}
+
 /* Appends five events with assorted NULLs; ids into ids (may be NULL). */
 static void
 append_five(struct store *st, char ids[5][33])
@@ -238,6 +260,7 @@ test_tamper_field(void **state)
 	int64_t bad = 0, seq;
 
 	append_five(fx->st, NULL);
+	drop_guards(fx);
 	seq = nth_seq(fx->st, 2);
 	assert_int_equal(store_exec(fx->st, NULL,
 	                     "UPDATE audit SET detail = 'forged' WHERE seq = ?",
@@ -268,6 +291,7 @@ test_tamper_rehash(void **state)
 	char h[65];
 
 	append_five(fx->st, NULL);
+	drop_guards(fx);
 	seq = nth_seq(fx->st, 2);
 	next = nth_seq(fx->st, 3);
 	assert_int_equal(store_exec(fx->st, &res,
@@ -297,6 +321,7 @@ test_tamper_delete(void **state)
 	int64_t bad = 0, seq, next;
 
 	append_five(fx->st, NULL);
+	drop_guards(fx);
 	seq = nth_seq(fx->st, 1);
 	next = nth_seq(fx->st, 2);
 	assert_int_equal(store_exec(fx->st, NULL,
@@ -391,6 +416,7 @@ test_long_chain(void **state)
 		    0);
 	assert_int_equal(store_commit(fx->st), 0);
 	assert_int_equal(audit_verify_chain(fx->st, &bad), 0);
+	drop_guards(fx);
 	seq = nth_seq(fx->st, 1100);
 	assert_int_equal(store_exec(fx->st, NULL,
 	                     "UPDATE audit SET actor = 'x' WHERE seq = ?", "i",
@@ -399,6 +425,165 @@ test_long_chain(void **state)
 	assert_int_equal(audit_verify_chain(fx->st, &bad),
 	    UK_ERR_STORE_AUDIT_CHAIN);
 	assert_int_equal(bad, seq);
+}
+
+/* The database refuses UPDATE and DELETE on audit (migration 3). */
+static void
+test_append_only(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t seq;
+
+	append_five(fx->st, NULL);
+	seq = nth_seq(fx->st, 2);
+	assert_int_not_equal(store_exec(fx->st, NULL,
+	                         "UPDATE audit SET detail = 'forged' WHERE "
+	                         "seq = ?",
+	                         "i", seq),
+	    0);
+	assert_non_null(strstr(store_last_error(fx->st), "append-only"));
+	assert_int_not_equal(store_exec(fx->st, NULL,
+	                         "DELETE FROM audit WHERE seq = ?", "i", seq),
+	    0);
+	assert_int_not_equal(store_exec(fx->st, NULL, "DELETE FROM audit", ""),
+	    0);
+	if (fx->kind == STORE_POSTGRES)
+		assert_int_not_equal(store_exec(fx->st, NULL, "TRUNCATE audit",
+		                         ""),
+		    0);
+	/* inside a transaction too, which it then aborts */
+	assert_int_equal(store_begin(fx->st, STORE_TX_WRITE), 0);
+	assert_int_not_equal(store_exec(fx->st, NULL,
+	                         "UPDATE audit SET actor = 'x'", ""),
+	    0);
+	store_rollback(fx->st);
+	assert_int_equal(query_int(fx->st, "SELECT count(*) FROM audit"), 5);
+	assert_int_equal(audit_verify_chain(fx->st, NULL), 0);
+	/* appending still works */
+	assert_int_equal(audit_append(fx->st, "e", NULL, NULL, NULL, NULL), 0);
+	assert_int_equal(audit_verify_chain(fx->st, NULL), 0);
+}
+
+/* The hash of a row with ip, user agent or result, as audit.h says. */
+static void
+doc_hash_ex(const char *prev, const char *const f[9], char out[65])
+{
+	unsigned char md[32], hdr[9];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	uint64_t len;
+	int i, j;
+
+	assert_non_null(ctx);
+	assert_int_equal(EVP_DigestInit_ex(ctx, EVP_sha256(), NULL), 1);
+	EVP_DigestUpdate(ctx, prev, 64);
+	for (i = 0; i < 9; i++) {
+		if (f[i] == NULL) {
+			hdr[0] = 0;
+			EVP_DigestUpdate(ctx, hdr, 1);
+			continue;
+		}
+		len = strlen(f[i]);
+		hdr[0] = 1;
+		for (j = 0; j < 8; j++)
+			hdr[1 + j] = (unsigned char)(len >> (56 - 8 * j));
+		EVP_DigestUpdate(ctx, hdr, 9);
+		EVP_DigestUpdate(ctx, f[i], len);
+	}
+	assert_int_equal(EVP_DigestFinal_ex(ctx, md, &mdlen), 1);
+	EVP_MD_CTX_free(ctx);
+	for (i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* ip, user agent and result are covered by the hash: editing them breaks
+ * the chain at that row. */
+static void
+test_ex_fields(void **state)
+{
+	struct fixture *fx = *state;
+	struct audit_event ev = { "login.password", "operator:op1", "unit:U1",
+		"{}", "192.0.2.7", "Mozilla/5.0", "UK-4101" };
+	struct audit_event only = { "login.password", NULL, NULL, NULL, NULL,
+		NULL, "ok" };
+	struct store_res *res = NULL;
+	const char *f[9];
+	char id[33], h[65];
+	int64_t bad = 0, seq, seq2;
+	int i;
+
+	append_five(fx->st, NULL);
+	assert_int_equal(audit_append_ex(fx->st, &ev, id), 0);
+	assert_int_equal(strlen(id), 32);
+	assert_int_equal(audit_append_ex(fx->st, &only, NULL), 0);
+	assert_int_equal(audit_append(fx->st, "e", NULL, NULL, NULL, NULL), 0);
+	assert_int_equal(audit_verify_chain(fx->st, &bad), 0);
+	ev.event = NULL;
+	assert_int_equal(audit_append_ex(fx->st, &ev, NULL), UK_ERR_INPUT);
+	assert_int_equal(audit_append_ex(fx->st, NULL, NULL), UK_ERR_INPUT);
+
+	/* the two new rows match the documented formula */
+	assert_int_equal(store_exec(fx->st, &res,
+	                     "SELECT at, event_id, event, actor, subject, "
+	                     "detail, ip, user_agent, result, prev_hash, hash "
+	                     "FROM audit ORDER BY seq LIMIT 2 OFFSET 5",
+	                     ""),
+	    0);
+	assert_int_equal(store_res_rows(res), 2);
+	assert_string_equal(store_res_text(res, 0, 1), id);
+	assert_string_equal(store_res_text(res, 0, 6), "192.0.2.7");
+	assert_string_equal(store_res_text(res, 0, 8), "UK-4101");
+	for (i = 0; i < 9; i++)
+		f[i] = store_res_text(res, 0, (size_t)i);
+	doc_hash_ex(store_res_text(res, 0, 9), f, h);
+	assert_string_equal(h, store_res_text(res, 0, 10));
+	for (i = 0; i < 9; i++)
+		f[i] = store_res_text(res, 1, (size_t)i);
+	doc_hash_ex(store_res_text(res, 1, 9), f, h);
+	assert_string_equal(h, store_res_text(res, 1, 10));
+	store_res_free(res);
+
+	drop_guards(fx);
+	seq = nth_seq(fx->st, 5);
+	seq2 = nth_seq(fx->st, 6);
+	assert_int_equal(
+	    store_exec(fx->st, NULL,
+	        "UPDATE audit SET result = 'UK-4101' WHERE seq = ?", "i", seq2),
+	    0);
+	assert_int_equal(audit_verify_chain(fx->st, &bad),
+	    UK_ERR_STORE_AUDIT_CHAIN);
+	assert_int_equal(bad, seq2);
+	/* a NULL result where there was one is a change too */
+	assert_int_equal(store_exec(fx->st, NULL,
+	                     "UPDATE audit SET result = NULL WHERE seq = ?",
+	                     "i", seq2),
+	    0);
+	assert_int_equal(audit_verify_chain(fx->st, &bad),
+	    UK_ERR_STORE_AUDIT_CHAIN);
+	assert_int_equal(bad, seq2);
+	assert_int_equal(store_exec(fx->st, NULL,
+	                     "UPDATE audit SET ip = '198.51.100.1' WHERE "
+	                     "seq = ?",
+	                     "i", seq),
+	    0);
+	assert_int_equal(audit_verify_chain(fx->st, &bad),
+	    UK_ERR_STORE_AUDIT_CHAIN);
+	assert_int_equal(bad, seq);
+	/* an ip added to a row that had none */
+	assert_int_equal(store_exec(fx->st, NULL,
+	                     "UPDATE audit SET ip = '192.0.2.7' WHERE seq = ?",
+	                     "i", seq),
+	    0);
+	assert_int_equal(audit_verify_chain(fx->st, &bad),
+	    UK_ERR_STORE_AUDIT_CHAIN);
+	assert_int_equal(bad, seq2);
+	assert_int_equal(store_exec(fx->st, NULL,
+	                     "UPDATE audit SET ip = 'x' WHERE seq = ?", "i",
+	                     nth_seq(fx->st, 1)),
+	    0);
+	assert_int_equal(audit_verify_chain(fx->st, &bad),
+	    UK_ERR_STORE_AUDIT_CHAIN);
+	assert_int_equal(bad, nth_seq(fx->st, 1));
 }
 
 #define BOTH(f)                                                                \
@@ -418,6 +603,8 @@ main(void)
 		BOTH(test_rollback),
 		BOTH(test_concurrent),
 		BOTH(test_long_chain),
+		BOTH(test_append_only),
+		BOTH(test_ex_fields),
 	};
 	int r;
 

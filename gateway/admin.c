@@ -1,0 +1,1072 @@
+/* gateway/admin.c: the "ukey-gateway admin" command line (units, operators, staff, certificate bindings) and "audit verify". */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "common/audit.h"
+#include "common/errors.h"
+#include "common/fileio.h"
+#include "common/secret.h"
+#include "common/store.h"
+#include "common/timeutil.h"
+#include "gateway/admin.h"
+#include "gateway/model.h"
+
+/* Largest certificate file read. */
+#define ADMIN_CERT_MAX (64 * 1024)
+
+/* Most rows a list prints. */
+#define ADMIN_LIST_MAX 1000
+
+/* One run of a command. */
+struct ctx {
+	struct store *st;
+	const char *actor;
+	FILE *out, *err;
+};
+
+/* Every option any command takes; each command allows a subset. */
+struct args {
+	const char *id, *name, *uscc, *form, *query, *login, *unit;
+	const char *resident_id, *phone, *roles, *cert, *sha256;
+	int password_fd, temporary, json, help;
+	int npos;
+	char **pos; /* positional words */
+};
+
+enum {
+	O_ID = 256,
+	O_NAME,
+	O_USCC,
+	O_FORM,
+	O_QUERY,
+	O_LOGIN,
+	O_UNIT,
+	O_RESIDENT,
+	O_PHONE,
+	O_ROLES,
+	O_PWFD,
+	O_TEMP,
+	O_CERT,
+	O_SHA,
+	O_JSON,
+	O_HELP,
+};
+
+static const struct option all_opts[] = {
+	{ "id", required_argument, NULL, O_ID },
+	{ "name", required_argument, NULL, O_NAME },
+	{ "uscc", required_argument, NULL, O_USCC },
+	{ "form", required_argument, NULL, O_FORM },
+	{ "query", required_argument, NULL, O_QUERY },
+	{ "login", required_argument, NULL, O_LOGIN },
+	{ "unit", required_argument, NULL, O_UNIT },
+	{ "resident-id", required_argument, NULL, O_RESIDENT },
+	{ "phone", required_argument, NULL, O_PHONE },
+	{ "roles", required_argument, NULL, O_ROLES },
+	{ "password-fd", required_argument, NULL, O_PWFD },
+	{ "temporary", no_argument, NULL, O_TEMP },
+	{ "cert", required_argument, NULL, O_CERT },
+	{ "sha256", required_argument, NULL, O_SHA },
+	{ "json", no_argument, NULL, O_JSON },
+	{ "help", no_argument, NULL, O_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* A command: noun, verb, the options it takes (their O_ values, 0-ended),
+ * how many positional words, its help and its function. */
+struct cmd {
+	const char *noun, *verb;
+	int opts[12];
+	int req[6]; /* the options that must be given */
+	int npos;
+	const char *help;
+	int (*fn)(struct ctx *c, struct args *a);
+};
+
+/* Prints an error: the code, its text, detail and the remedy. Returns
+ * GW_ADMIN_FAILED (GW_ADMIN_USAGE for UK_ERR_USAGE). */
+static int fail(struct ctx *c, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+fail(struct ctx *c, int code, const char *fmt, ...)
+{
+	const struct uk_error_info *e = uk_error_info(code);
+	va_list ap;
+
+	fprintf(c->err, "ukey-gateway admin: %s: %s", e->id, e->en);
+	if (fmt != NULL) {
+		fputs(": ", c->err);
+		va_start(ap, fmt);
+		vfprintf(c->err, fmt, ap);
+		va_end(ap);
+	}
+	fputc('\n', c->err);
+	if (code != UK_ERR_USAGE && e->remedy_en != NULL &&
+	    *e->remedy_en != '\0')
+		fprintf(c->err, "  remedy: %s\n", e->remedy_en);
+	return code == UK_ERR_USAGE ? GW_ADMIN_USAGE : GW_ADMIN_FAILED;
+}
+
+static void
+when(int64_t t, char *buf, size_t n)
+{
+	if (t == 0)
+		snprintf(buf, n, "-");
+	else
+		time_rfc3339((time_t)t, buf, n);
+}
+
+static json_t *
+jtime(int64_t t)
+{
+	char buf[40];
+
+	if (t == 0)
+		return json_null();
+	time_rfc3339((time_t)t, buf, sizeof(buf));
+	return json_string(buf);
+}
+
+static json_t *
+jstr(const char *s)
+{
+	return s != NULL && *s != '\0' ? json_string(s) : json_null();
+}
+
+/* Prints j to out (and frees it). */
+static int
+print_json(struct ctx *c, json_t *j)
+{
+	int r = GW_ADMIN_OK;
+
+	if (j == NULL || json_dumpf(j, c->out, JSON_INDENT(2)) != 0)
+		r = fail(c, UK_ERR_NOMEM, NULL);
+	else
+		fputc('\n', c->out);
+	json_decref(j);
+	return r;
+}
+
+/* The actor of a change, with the command's form. */
+static struct gw_actor
+actor(struct ctx *c, const struct args *a)
+{
+	struct gw_actor ac;
+
+	memset(&ac, 0, sizeof(ac));
+	ac.who = c->actor;
+	ac.form = a->form;
+	return ac;
+}
+
+/* Reads a password from the descriptor given. */
+static int
+read_password(struct ctx *c, const struct args *a, struct secret **pw)
+{
+	int r;
+
+	*pw = NULL;
+	if ((r = secret_read_fd(a->password_fd, pw)) != 0)
+		return fail(c, r, "reading the password from descriptor %d",
+		    a->password_fd);
+	return GW_ADMIN_OK;
+}
+
+/* Reads a certificate file, PEM or DER, into DER. */
+static int
+read_cert(struct ctx *c, const char *path, unsigned char **der, size_t *len)
+{
+	unsigned char *buf = NULL, *d = NULL;
+	size_t n = 0;
+	BIO *bio = NULL;
+	X509 *x = NULL;
+	int dl, r;
+
+	*der = NULL;
+	*len = 0;
+	if ((r = file_read_all(path, ADMIN_CERT_MAX, &buf, &n)) != 0) {
+		r = fail(c, r, "%s: %s", path,
+		    r == UK_ERR_IO ? strerror(errno) : "too large");
+		goto out;
+	}
+	if (n > 10 && memmem(buf, n, "-----BEGIN", 10) != NULL) {
+		if ((bio = BIO_new_mem_buf(buf, (int)n)) == NULL ||
+		    (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL ||
+		    (dl = i2d_X509(x, &d)) <= 0) {
+			r = fail(c, UK_ERR_CERT_MALFORMED,
+			    "%s: not a PEM "
+			    "certificate",
+			    path);
+			goto out;
+		}
+		*der = d;
+		*len = (size_t)dl;
+		d = NULL; /* transferred */
+	} else {
+		*der = buf;
+		*len = n;
+		buf = NULL; /* transferred */
+	}
+	r = GW_ADMIN_OK;
+out:
+	OPENSSL_free(d);
+	X509_free(x);
+	BIO_free(bio);
+	free(buf);
+	return r;
+}
+
+/* Finds the operator named by login (or resident ID). */
+static int
+find_operator(struct ctx *c, const char *login, struct gw_operator *o)
+{
+	int r;
+
+	if ((r = gw_operator_find(c->st, login, o)) == UK_ERR_NOT_FOUND)
+		return fail(c, UK_ERR_ADMIN_OPERATOR_UNKNOWN, "%s", login);
+	if (r != 0)
+		return fail(c, r, "%s", store_last_error(c->st));
+	return GW_ADMIN_OK;
+}
+
+/* Reports the outcome of a model call. */
+static int
+done(struct ctx *c, int r, const char *what)
+{
+	if (r == 0) {
+		fprintf(c->out, "%s\n", what);
+		return GW_ADMIN_OK;
+	}
+	if (r >= 1200 && r < 1300)
+		return fail(c, r, "%s", store_last_error(c->st));
+	return fail(c, r, NULL);
+}
+
+/* Units. */
+
+static json_t *
+unit_json(const struct gw_unit *u)
+{
+	json_t *o = json_object();
+
+	if (o == NULL)
+		return NULL;
+	json_object_set_new(o, "id", json_string(u->id));
+	json_object_set_new(o, "name", json_string(u->name));
+	json_object_set_new(o, "uscc", jstr(u->uscc));
+	json_object_set_new(o, "status", json_string(u->status));
+	json_object_set_new(o, "agreement_at", jtime(u->agreement_at));
+	json_object_set_new(o, "agreement_form", jstr(u->agreement_form));
+	json_object_set_new(o, "authorized_at", jtime(u->authorized_at));
+	json_object_set_new(o, "authorized_form", jstr(u->authorized_form));
+	json_object_set_new(o, "active_certs", json_integer(u->active_certs));
+	json_object_set_new(o, "created_at", jtime(u->created_at));
+	return o;
+}
+
+static int
+unit_add(struct ctx *c, struct args *a)
+{
+	struct gw_actor ac = actor(c, a);
+	char msg[512];
+
+	if (a->id == NULL || a->name == NULL || a->form == NULL)
+		return -1;
+	snprintf(msg, sizeof(msg), "unit %s added", a->id);
+	return done(c, gw_unit_add(c->st, &ac, a->id, a->name, a->uscc), msg);
+}
+
+static int
+unit_show(struct ctx *c, struct args *a)
+{
+	struct gw_unit u;
+	char t1[40], t2[40], t3[40];
+	int r;
+
+	if ((r = gw_unit_get(c->st, a->pos[0], &u)) == UK_ERR_NOT_FOUND)
+		return fail(c, UK_ERR_ADMIN_UNIT_UNKNOWN, "%s", a->pos[0]);
+	if (r != 0)
+		return done(c, r, NULL);
+	if (a->json)
+		return print_json(c, unit_json(&u));
+	when(u.agreement_at, t1, sizeof(t1));
+	when(u.authorized_at, t2, sizeof(t2));
+	when(u.created_at, t3, sizeof(t3));
+	fprintf(c->out,
+	    "id: %s\nname: %s\nuscc: %s\nstatus: %s\n"
+	    "agreement: %s%s%s%s\nauthorised: %s%s%s%s\n"
+	    "active certificates: %d\ncreated: %s\n",
+	    u.id, u.name, u.uscc[0] ? u.uscc : "-", u.status,
+	    u.agreement_at ? "signed " : "not signed", u.agreement_at ? t1 : "",
+	    u.agreement_at ? " form " : "",
+	    u.agreement_at ? u.agreement_form : "",
+	    u.authorized_at ? "yes " : "no", u.authorized_at ? t2 : "",
+	    u.authorized_at ? " form " : "",
+	    u.authorized_at ? u.authorized_form : "", u.active_certs, t3);
+	return GW_ADMIN_OK;
+}
+
+static int
+unit_list(struct ctx *c, struct args *a)
+{
+	struct gw_unit *v = NULL;
+	json_t *arr;
+	size_t n = 0, i;
+	int r;
+
+	if ((r = gw_unit_list(c->st, a->query, ADMIN_LIST_MAX, &v, &n)) != 0)
+		return done(c, r, NULL);
+	if (a->json) {
+		arr = json_array();
+		for (i = 0; arr != NULL && i < n; i++)
+			json_array_append_new(arr, unit_json(&v[i]));
+		r = print_json(c, arr);
+	} else {
+		for (i = 0; i < n; i++)
+			fprintf(c->out, "%s\t%s\t%s\t%s\t%s\n", v[i].id,
+			    v[i].name, v[i].uscc[0] ? v[i].uscc : "-",
+			    v[i].agreement_at ? "agreement" : "no-agreement",
+			    v[i].authorized_at ? "authorised"
+			                       : "not-authorised");
+		r = GW_ADMIN_OK;
+	}
+	free(v);
+	return r;
+}
+
+static int
+unit_mark(struct ctx *c, struct args *a, int which)
+{
+	struct gw_actor ac = actor(c, a);
+	char msg[512];
+	int r;
+
+	if (a->form == NULL)
+		return -1;
+	if (which == 0)
+		r = gw_unit_agreement(c->st, &ac, a->pos[0]);
+	else if (which == 1)
+		r = gw_unit_authorize(c->st, &ac, a->pos[0]);
+	else
+		r = gw_unit_revoke_authorization(c->st, &ac, a->pos[0]);
+	snprintf(msg, sizeof(msg), "unit %s: %s", a->pos[0],
+	    which == 0       ? "agreement recorded"
+	        : which == 1 ? "hall authorised"
+	                     : "hall authorisation revoked");
+	if (r == UK_ERR_ADMIN_UNIT_UNKNOWN)
+		return fail(c, r, "%s", a->pos[0]);
+	return done(c, r, msg);
+}
+
+static int
+unit_agreement(struct ctx *c, struct args *a)
+{
+	return unit_mark(c, a, 0);
+}
+
+static int
+unit_authorize(struct ctx *c, struct args *a)
+{
+	return unit_mark(c, a, 1);
+}
+
+static int
+unit_revoke(struct ctx *c, struct args *a)
+{
+	return unit_mark(c, a, 2);
+}
+
+/* Operators. */
+
+static json_t *
+binding_json(const struct gw_binding *b)
+{
+	json_t *o = json_object();
+
+	if (o == NULL)
+		return NULL;
+	json_object_set_new(o, "sha256", json_string(b->sha256));
+	json_object_set_new(o, "issuer_serial", json_string(b->issuer_serial));
+	json_object_set_new(o, "subject", json_string(b->subject));
+	json_object_set_new(o, "not_after", jtime(b->not_after));
+	json_object_set_new(o, "source", json_string(b->source));
+	return o;
+}
+
+static json_t *
+operator_json(const struct gw_operator *op)
+{
+	json_t *o = json_object();
+
+	if (o == NULL)
+		return NULL;
+	json_object_set_new(o, "id", json_integer(op->id));
+	json_object_set_new(o, "login", json_string(op->login));
+	json_object_set_new(o, "unit", json_string(op->unit));
+	json_object_set_new(o, "name", json_string(op->name));
+	json_object_set_new(o, "resident_id", jstr(op->resident_id));
+	json_object_set_new(o, "phone", jstr(op->phone));
+	json_object_set_new(o, "wechat_bound",
+	    json_boolean(op->openid[0] != '\0'));
+	json_object_set_new(o, "roles", json_string(op->roles));
+	json_object_set_new(o, "status", json_string(op->status));
+	json_object_set_new(o, "has_password", json_boolean(op->has_password));
+	json_object_set_new(o, "password_temporary",
+	    json_boolean(op->pw_must_change));
+	json_object_set_new(o, "fail_count", json_integer(op->fail_count));
+	json_object_set_new(o, "frozen_until", jtime(op->frozen_until));
+	json_object_set_new(o, "created_at", jtime(op->created_at));
+	json_object_set_new(o, "left_at", jtime(op->left_at));
+	return o;
+}
+
+static int
+operator_add(struct ctx *c, struct args *a)
+{
+	struct gw_actor ac = actor(c, a);
+	struct gw_operator_new op;
+	struct secret *pw = NULL;
+	char msg[512];
+	int64_t id = 0;
+	int r;
+
+	if (a->login == NULL || a->unit == NULL || a->name == NULL ||
+	    a->form == NULL || (a->temporary && a->password_fd < 0))
+		return -1;
+	if (a->password_fd >= 0 &&
+	    (r = read_password(c, a, &pw)) != GW_ADMIN_OK)
+		return r;
+	memset(&op, 0, sizeof(op));
+	op.login = a->login;
+	op.unit = a->unit;
+	op.name = a->name;
+	op.resident_id = a->resident_id;
+	op.phone = a->phone;
+	op.roles = a->roles;
+	op.password = pw;
+	op.must_change = a->temporary;
+	r = gw_operator_add(c->st, &ac, &op, &id);
+	secret_free(pw);
+	snprintf(msg, sizeof(msg), "operator %s added to unit %s (id %lld)",
+	    a->login, a->unit, (long long)id);
+	if (r == UK_ERR_ADMIN_UNIT_UNKNOWN || r == UK_ERR_ADMIN_LOGIN_TAKEN)
+		return fail(c, r, "%s",
+		    r == UK_ERR_ADMIN_UNIT_UNKNOWN ? a->unit : a->login);
+	return done(c, r, msg);
+}
+
+static int
+operator_show(struct ctx *c, struct args *a)
+{
+	struct gw_operator o;
+	struct gw_binding *b = NULL;
+	char t1[40], t2[40], t3[40];
+	json_t *j, *arr;
+	size_t n = 0, i;
+	int r;
+
+	if ((r = find_operator(c, a->pos[0], &o)) != GW_ADMIN_OK)
+		return r;
+	if ((r = gw_binding_list(c->st, o.id, 0, &b, &n)) != 0)
+		return done(c, r, NULL);
+	if (a->json) {
+		j = operator_json(&o);
+		arr = json_array();
+		for (i = 0; arr != NULL && i < n; i++)
+			json_array_append_new(arr, binding_json(&b[i]));
+		if (j != NULL)
+			json_object_set_new(j, "certificates", arr);
+		free(b);
+		return print_json(c, j);
+	}
+	when(o.created_at, t1, sizeof(t1));
+	when(o.left_at, t2, sizeof(t2));
+	when(o.frozen_until, t3, sizeof(t3));
+	fprintf(c->out,
+	    "login: %s\nunit: %s\nname: %s\nresident id: %s\nphone: %s\n"
+	    "wechat: %s\nroles: %s\nstatus: %s\npassword: %s\n"
+	    "failed attempts: %d\nfrozen until: %s\ncreated: %s\nleft: %s\n",
+	    o.login, o.unit, o.name, o.resident_id[0] ? o.resident_id : "-",
+	    o.phone[0] ? o.phone : "-", o.openid[0] ? "bound" : "-",
+	    o.roles[0] ? o.roles : "-", o.status,
+	    !o.has_password        ? "none"
+	        : o.pw_must_change ? "temporary"
+	                           : "set",
+	    o.fail_count, t3, t1, t2);
+	for (i = 0; i < n; i++) {
+		when(b[i].not_after, t1, sizeof(t1));
+		fprintf(c->out, "certificate: %s %s until %s (%s)\n",
+		    b[i].sha256, b[i].subject, t1, b[i].source);
+	}
+	free(b);
+	return GW_ADMIN_OK;
+}
+
+static int
+operator_list(struct ctx *c, struct args *a)
+{
+	struct gw_operator *v = NULL;
+	json_t *arr;
+	size_t n = 0, i;
+	int r;
+
+	if ((r = gw_operator_list(c->st, a->unit, a->query, ADMIN_LIST_MAX, &v,
+	         &n)) != 0)
+		return done(c, r, NULL);
+	if (a->json) {
+		arr = json_array();
+		for (i = 0; arr != NULL && i < n; i++)
+			json_array_append_new(arr, operator_json(&v[i]));
+		r = print_json(c, arr);
+	} else {
+		for (i = 0; i < n; i++)
+			fprintf(c->out, "%s\t%s\t%s\t%s\t%s\n", v[i].login,
+			    v[i].unit, v[i].name,
+			    v[i].roles[0] ? v[i].roles : "-", v[i].status);
+		r = GW_ADMIN_OK;
+	}
+	free(v);
+	return r;
+}
+
+static int
+operator_change(struct ctx *c, struct args *a)
+{
+	struct gw_actor ac = actor(c, a);
+	struct gw_operator o;
+	char msg[512];
+	int r;
+
+	if (a->form == NULL ||
+	    (a->name == NULL && a->phone == NULL && a->roles == NULL))
+		return -1;
+	if ((r = find_operator(c, a->pos[0], &o)) != GW_ADMIN_OK)
+		return r;
+	snprintf(msg, sizeof(msg), "operator %s changed", o.login);
+	return done(c,
+	    gw_operator_change(c->st, &ac, o.id, a->name, a->phone, a->roles),
+	    msg);
+}
+
+static int
+operator_leave(struct ctx *c, struct args *a)
+{
+	struct gw_actor ac = actor(c, a);
+	struct gw_operator o;
+	char msg[512];
+	int r;
+
+	if (a->form == NULL)
+		return -1;
+	if ((r = find_operator(c, a->pos[0], &o)) != GW_ADMIN_OK)
+		return r;
+	snprintf(msg, sizeof(msg),
+	    "operator %s has left unit %s; sessions revoked", o.login, o.unit);
+	return done(c, gw_operator_leave(c->st, &ac, o.id), msg);
+}
+
+static int
+operator_unfreeze(struct ctx *c, struct args *a)
+{
+	struct gw_actor ac = actor(c, a);
+	struct gw_operator o;
+	char msg[512];
+	int r;
+
+	if (a->form == NULL)
+		return -1;
+	if ((r = find_operator(c, a->pos[0], &o)) != GW_ADMIN_OK)
+		return r;
+	snprintf(msg, sizeof(msg), "operator %s unfrozen", o.login);
+	return done(c, gw_operator_unfreeze(c->st, &ac, o.id), msg);
+}
+
+static int
+operator_reset(struct ctx *c, struct args *a)
+{
+	struct gw_actor ac = actor(c, a);
+	struct gw_operator o;
+	struct secret *pw = NULL;
+	char msg[512];
+	int r;
+
+	if (a->form == NULL || a->password_fd < 0)
+		return -1;
+	if ((r = find_operator(c, a->pos[0], &o)) != GW_ADMIN_OK)
+		return r;
+	if ((r = read_password(c, a, &pw)) != GW_ADMIN_OK)
+		return r;
+	r = gw_operator_set_password(c->st, &ac, o.id, pw, a->temporary);
+	secret_free(pw);
+	snprintf(msg, sizeof(msg), "operator %s: password %s; sessions revoked",
+	    o.login,
+	    a->temporary ? "reset (temporary: to be changed at next login)"
+	                 : "reset");
+	return done(c, r, msg);
+}
+
+static int
+operator_bind(struct ctx *c, struct args *a)
+{
+	struct gw_actor ac = actor(c, a);
+	struct gw_operator o;
+	unsigned char *der = NULL;
+	size_t len = 0;
+	char msg[512];
+	int r;
+
+	if (a->form == NULL || a->cert == NULL)
+		return -1;
+	if ((r = find_operator(c, a->pos[0], &o)) != GW_ADMIN_OK)
+		return r;
+	if ((r = read_cert(c, a->cert, &der, &len)) != GW_ADMIN_OK)
+		return r;
+	r = gw_binding_add(c->st, &ac, der, len, o.id, 0, NULL);
+	free(der);
+	snprintf(msg, sizeof(msg), "certificate %s bound to operator %s",
+	    a->cert, o.login);
+	return done(c, r, msg);
+}
+
+static int
+operator_unbind(struct ctx *c, struct args *a)
+{
+	struct gw_actor ac = actor(c, a);
+	char msg[512];
+	int r;
+
+	if (a->form == NULL || a->sha256 == NULL)
+		return -1;
+	r = gw_binding_remove(c->st, &ac, a->sha256);
+	if (r == UK_ERR_NOT_FOUND)
+		return fail(c, r, "no binding of certificate %s", a->sha256);
+	snprintf(msg, sizeof(msg), "certificate %.64s unbound", a->sha256);
+	return done(c, r, msg);
+}
+
+/* Staff. */
+
+static int
+staff_add(struct ctx *c, struct args *a)
+{
+	struct gw_actor ac = actor(c, a);
+	unsigned char *der = NULL;
+	size_t len = 0;
+	int64_t id = 0;
+	char msg[512];
+	int r;
+
+	snprintf(msg, sizeof(msg), "staff %s added%s", a->login,
+	    a->cert != NULL ? " with a certificate" : "");
+	if (a->login == NULL || a->name == NULL || a->roles == NULL)
+		return -1;
+	if (a->cert != NULL &&
+	    (r = read_cert(c, a->cert, &der, &len)) != GW_ADMIN_OK)
+		return r;
+	/* the account and its certificate in one transaction */
+	if ((r = store_begin(c->st, STORE_TX_WRITE)) != 0)
+		goto out;
+	if ((r = gw_staff_add(c->st, &ac, a->login, a->name, a->roles, &id)) !=
+	    0)
+		goto out;
+	if (der != NULL &&
+	    (r = gw_binding_add(c->st, &ac, der, len, 0, id, NULL)) != 0)
+		goto out;
+	r = store_commit(c->st);
+out:
+	if (r != 0)
+		store_rollback(c->st);
+	free(der);
+	return done(c, r, msg);
+}
+
+static int
+staff_list(struct ctx *c, struct args *a)
+{
+	struct gw_staff *v = NULL;
+	json_t *arr, *o;
+	size_t n = 0, i;
+	int r;
+
+	if ((r = gw_staff_list(c->st, &v, &n)) != 0)
+		return done(c, r, NULL);
+	if (a->json) {
+		arr = json_array();
+		for (i = 0; arr != NULL && i < n; i++) {
+			if ((o = json_object()) == NULL)
+				continue;
+			json_object_set_new(o, "id", json_integer(v[i].id));
+			json_object_set_new(o, "login",
+			    json_string(v[i].login));
+			json_object_set_new(o, "name", json_string(v[i].name));
+			json_object_set_new(o, "roles",
+			    json_string(v[i].roles));
+			json_object_set_new(o, "status",
+			    json_string(v[i].status));
+			json_object_set_new(o, "created_at",
+			    jtime(v[i].created_at));
+			json_array_append_new(arr, o);
+		}
+		r = print_json(c, arr);
+	} else {
+		for (i = 0; i < n; i++)
+			fprintf(c->out, "%s\t%s\t%s\t%s\n", v[i].login,
+			    v[i].name, v[i].roles, v[i].status);
+		r = GW_ADMIN_OK;
+	}
+	free(v);
+	return r;
+}
+
+static const struct cmd cmds[] = {
+	{ "unit", "add", { O_ID, O_NAME, O_USCC, O_FORM },
+	    { O_ID, O_NAME, O_FORM }, 0,
+	    "usage: admin unit add --id ID --name NAME [--uscc CODE] "
+	    "--form F\n"
+	    "  Registers a unit (account id, name, unified social credit "
+	    "code).\n",
+	    unit_add },
+	{ "unit", "show", { O_JSON }, { 0 }, 1,
+	    "usage: admin unit show ID [--json]\n"
+	    "  Shows a unit: agreement, hall authorisation, certificates.\n",
+	    unit_show },
+	{ "unit", "list", { O_QUERY, O_JSON }, { 0 }, 0,
+	    "usage: admin unit list [--query Q] [--json]\n"
+	    "  Lists units whose id, name or USCC contains Q.\n",
+	    unit_list },
+	{ "unit", "agreement", { O_FORM }, { O_FORM }, 1,
+	    "usage: admin unit agreement ID --form F\n"
+	    "  Records the online-service agreement signed at the counter.\n",
+	    unit_agreement },
+	{ "unit", "authorize", { O_FORM }, { O_FORM }, 1,
+	    "usage: admin unit authorize ID --form F\n"
+	    "  Records the online hall user authorisation.\n",
+	    unit_authorize },
+	{ "unit", "revoke-authorization", { O_FORM }, { O_FORM }, 1,
+	    "usage: admin unit revoke-authorization ID --form F\n"
+	    "  Withdraws the online hall user authorisation.\n",
+	    unit_revoke },
+	{ "operator", "add",
+	    { O_LOGIN, O_UNIT, O_NAME, O_RESIDENT, O_PHONE, O_ROLES, O_PWFD,
+	        O_TEMP, O_FORM },
+	    { O_LOGIN, O_UNIT, O_NAME, O_FORM }, 0,
+	    "usage: admin operator add --login L --unit U --name N "
+	    "[--resident-id X]\n"
+	    "           [--phone P] [--roles \"maker checker admin\"] "
+	    "[--password-fd N [--temporary]]\n"
+	    "           --form F\n"
+	    "  Registers an operator of unit U. The password, if any, is read "
+	    "from\n  descriptor N (never from the command line).\n",
+	    operator_add },
+	{ "operator", "show", { O_JSON }, { 0 }, 1,
+	    "usage: admin operator show LOGIN [--json]\n"
+	    "  Shows an operator (by login name or resident ID) and their "
+	    "certificates.\n",
+	    operator_show },
+	{ "operator", "list", { O_UNIT, O_QUERY, O_JSON }, { 0 }, 0,
+	    "usage: admin operator list [--unit U] [--query Q] [--json]\n"
+	    "  Lists operators whose login, name, resident ID or phone "
+	    "contains Q.\n",
+	    operator_list },
+	{ "operator", "change", { O_NAME, O_PHONE, O_ROLES, O_FORM },
+	    { O_FORM }, 1,
+	    "usage: admin operator change LOGIN [--name N] [--phone P] "
+	    "[--roles R] --form F\n"
+	    "  Changes an operator's name, phone (\"\" clears it) or roles.\n",
+	    operator_change },
+	{ "operator", "leave", { O_FORM }, { O_FORM }, 1,
+	    "usage: admin operator leave LOGIN --form F\n"
+	    "  The operator has left the unit: no more logins, sessions "
+	    "revoked.\n",
+	    operator_leave },
+	{ "operator", "reset-password", { O_PWFD, O_TEMP, O_FORM },
+	    { O_PWFD, O_FORM }, 1,
+	    "usage: admin operator reset-password LOGIN --password-fd N "
+	    "[--temporary] --form F\n"
+	    "  Sets a new password read from descriptor N; clears the freeze "
+	    "and\n  revokes the operator's sessions.\n",
+	    operator_reset },
+	{ "operator", "bind-cert", { O_CERT, O_FORM }, { O_CERT, O_FORM }, 1,
+	    "usage: admin operator bind-cert LOGIN --cert FILE --form F\n"
+	    "  Binds a certificate (PEM or DER) to the operator.\n",
+	    operator_bind },
+	{ "operator", "unbind-cert", { O_SHA, O_FORM }, { O_SHA, O_FORM }, 0,
+	    "usage: admin operator unbind-cert --sha256 HEX --form F\n"
+	    "  Removes the binding of the certificate with that SHA-256.\n",
+	    operator_unbind },
+	{ "operator", "unfreeze", { O_FORM }, { O_FORM }, 1,
+	    "usage: admin operator unfreeze LOGIN --form F\n"
+	    "  Lifts a password freeze.\n",
+	    operator_unfreeze },
+	{ "staff", "add", { O_LOGIN, O_NAME, O_ROLES, O_CERT },
+	    { O_LOGIN, O_NAME, O_ROLES }, 0,
+	    "usage: admin staff add --login L --name N --roles \"counter "
+	    "helpdesk admin\"\n"
+	    "           [--cert FILE]\n"
+	    "  Adds a staff account, with the certificate it logs in with.\n",
+	    staff_add },
+	{ "staff", "list", { O_JSON }, { 0 }, 0,
+	    "usage: admin staff list [--json]\n  Lists staff accounts.\n",
+	    staff_list },
+};
+
+static void
+usage_all(FILE *f)
+{
+	size_t i;
+
+	fputs("usage: admin unit|operator|staff COMMAND [OPTIONS]\n", f);
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  %s %s\n", cmds[i].noun, cmds[i].verb);
+	fputs("Each command answers --help.\n", f);
+}
+
+static const char *
+opt_name(int val)
+{
+	size_t i;
+
+	for (i = 0; all_opts[i].name != NULL; i++)
+		if (all_opts[i].val == val)
+			return all_opts[i].name;
+	return "?";
+}
+
+/* Whether option val was given. */
+static int
+given(const struct args *a, int val)
+{
+	switch (val) {
+	case O_ID:
+		return a->id != NULL;
+	case O_NAME:
+		return a->name != NULL;
+	case O_FORM:
+		return a->form != NULL;
+	case O_LOGIN:
+		return a->login != NULL;
+	case O_UNIT:
+		return a->unit != NULL;
+	case O_ROLES:
+		return a->roles != NULL;
+	case O_PWFD:
+		return a->password_fd >= 0;
+	case O_CERT:
+		return a->cert != NULL;
+	case O_SHA:
+		return a->sha256 != NULL;
+	default:
+		return 1;
+	}
+}
+
+/* Parses the options of cmd from argv (argv[0] is the verb). */
+static int
+parse(struct ctx *c, const struct cmd *cmd, int argc, char **argv,
+    struct args *a)
+{
+	const char *arg;
+	char *end;
+	long v;
+	int opt, i, ok;
+
+	memset(a, 0, sizeof(*a));
+	a->password_fd = -1;
+	optind = 0; /* GNU: start afresh */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "", all_opts, NULL)) != -1) {
+		if (opt == O_HELP) {
+			a->help = 1;
+			return 0;
+		}
+		ok = 0;
+		for (i = 0; cmd->opts[i] != 0; i++)
+			if (cmd->opts[i] == opt)
+				ok = 1;
+		if (opt == '?' || opt == ':' || !ok) {
+			fail(c, UK_ERR_USAGE, "unknown or incomplete option %s",
+			    argv[optind - 1]);
+			return -1;
+		}
+		arg = optarg;
+		switch (opt) {
+		case O_ID:
+			a->id = arg;
+			break;
+		case O_NAME:
+			a->name = arg;
+			break;
+		case O_USCC:
+			a->uscc = arg;
+			break;
+		case O_FORM:
+			a->form = arg;
+			break;
+		case O_QUERY:
+			a->query = arg;
+			break;
+		case O_LOGIN:
+			a->login = arg;
+			break;
+		case O_UNIT:
+			a->unit = arg;
+			break;
+		case O_RESIDENT:
+			a->resident_id = arg;
+			break;
+		case O_PHONE:
+			a->phone = arg;
+			break;
+		case O_ROLES:
+			a->roles = arg;
+			break;
+		case O_PWFD:
+			errno = 0;
+			v = strtol(arg, &end, 10);
+			if (errno != 0 || end == arg || *end != '\0' || v < 0 ||
+			    v > 1023) {
+				fail(c, UK_ERR_USAGE, "bad descriptor \"%s\"",
+				    arg);
+				return -1;
+			}
+			a->password_fd = (int)v;
+			break;
+		case O_TEMP:
+			a->temporary = 1;
+			break;
+		case O_CERT:
+			a->cert = arg;
+			break;
+		case O_SHA:
+			a->sha256 = arg;
+			break;
+		case O_JSON:
+			a->json = 1;
+			break;
+		default:
+			return -1;
+		}
+	}
+	for (i = 0; cmd->req[i] != 0; i++)
+		if (!given(a, cmd->req[i])) {
+			fail(c, UK_ERR_USAGE, "--%s is required%s",
+			    opt_name(cmd->req[i]),
+			    cmd->req[i] == O_FORM
+			        ? " (the application form number)"
+			        : "");
+			return -1;
+		}
+	a->pos = argv + optind;
+	a->npos = argc - optind;
+	if (a->npos != cmd->npos) {
+		fail(c, UK_ERR_USAGE, "%s %s takes %d argument%s", cmd->noun,
+		    cmd->verb, cmd->npos, cmd->npos == 1 ? "" : "s");
+		return -1;
+	}
+	return 0;
+}
+
+int
+gw_admin_main(struct store *st, const char *actor_name, int argc, char **argv,
+    FILE *out, FILE *err)
+{
+	struct ctx c = { st, actor_name, out, err };
+	const struct cmd *cmd = NULL;
+	struct args a;
+	size_t i;
+	int r = GW_ADMIN_USAGE;
+
+	if (argc < 1 || strcmp(argv[0], "--help") == 0 ||
+	    strcmp(argv[0], "help") == 0) {
+		usage_all(argc < 1 ? err : out);
+		r = argc < 1 ? GW_ADMIN_USAGE : GW_ADMIN_OK;
+		goto out;
+	}
+	if (argc == 1 || strcmp(argv[1], "--help") == 0) {
+		for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+			if (strcmp(cmds[i].noun, argv[0]) == 0) {
+				fputs(cmds[i].help, argc == 1 ? err : out);
+				cmd = &cmds[i];
+			}
+		if (cmd == NULL) {
+			fail(&c, UK_ERR_USAGE, "unknown command \"%s\"",
+			    argv[0]);
+			usage_all(err);
+		} else if (argc > 1)
+			r = GW_ADMIN_OK;
+		goto out;
+	}
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(cmds[i].noun, argv[0]) == 0 && argc >= 2 &&
+		    strcmp(cmds[i].verb, argv[1]) == 0)
+			cmd = &cmds[i];
+	if (cmd == NULL) {
+		fail(&c, UK_ERR_USAGE, "unknown command \"%s%s%s\"", argv[0],
+		    argc >= 2 ? " " : "", argc >= 2 ? argv[1] : "");
+		usage_all(err);
+		goto out;
+	}
+	if (parse(&c, cmd, argc - 1, argv + 1, &a) != 0) {
+		fputs(cmd->help, err);
+		goto out;
+	}
+	if (a.help) {
+		fputs(cmd->help, out);
+		r = GW_ADMIN_OK;
+		goto out;
+	}
+	if (st == NULL || actor_name == NULL) {
+		r = fail(&c, UK_ERR_INTERNAL, "no store");
+		goto out;
+	}
+	if ((r = cmd->fn(&c, &a)) < 0) {
+		fail(&c, UK_ERR_USAGE, "%s",
+		    a.temporary ? "--temporary needs --password-fd"
+		                : "give at least one of --name, --phone, "
+		                  "--roles");
+		fputs(cmd->help, err);
+		r = GW_ADMIN_USAGE;
+	}
+out:
+	return r;
+}
+
+int
+gw_audit_verify_main(struct store *st, FILE *out, FILE *err)
+{
+	struct store_res *res = NULL;
+	int64_t bad = 0;
+	int r;
+
+	if ((r = audit_verify_chain(st, &bad)) == UK_ERR_STORE_AUDIT_CHAIN) {
+		fprintf(err, "audit: chain broken at row %lld\n",
+		    (long long)bad);
+		r = GW_ADMIN_FAILED;
+		goto out;
+	}
+	if (r != 0 ||
+	    (r = store_exec(st, &res, "SELECT count(*) FROM audit", "")) != 0) {
+		fprintf(err, "audit: %s: %s: %s\n", uk_error_id(r),
+		    uk_strerror(r), store_last_error(st));
+		r = GW_ADMIN_FAILED;
+		goto out;
+	}
+	fprintf(out, "audit: %lld rows, chain intact\n",
+	    (long long)store_res_int(res, 0, 0));
+	r = GW_ADMIN_OK;
+out:
+	store_res_free(res);
+	return r;
+}

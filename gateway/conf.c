@@ -1,0 +1,243 @@
+/* gateway/conf.c: ukey-gateway's configuration: the INI schema and the checks the schema cannot express. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/errors.h"
+#include "gateway/pwlogin.h"
+#include "gateway/conf.h"
+
+const struct cfg_key gw_config_schema[] = {
+	{ "gateway", "listen", CFG_STRING, "127.0.0.1", 0, 0, NULL, 0,
+	    "address to listen on (IPv4 or IPv6 literal)" },
+	{ "gateway", "port", CFG_INT, "8443", 1, 65535, NULL, 0,
+	    "TCP port to listen on" },
+	{ "gateway", "public_origin", CFG_STRING, NULL, 0, 0, NULL, 1,
+	    "the origin browsers use and the agent signs for, "
+	    "e.g. https://gjj.example.cn" },
+	{ "gateway", "store", CFG_STRING, NULL, 0, 0, NULL, 1,
+	    "store: a SQLite file path or a postgresql:// URL" },
+	{ "gateway", "tz", CFG_STRING, "Asia/Shanghai", 0, 0, NULL, 0,
+	    "the centre's time zone (the password freeze ends at its "
+	    "midnight)" },
+	{ "gateway", "threads", CFG_INT, "0", 0, 256, NULL, 0,
+	    "worker threads (0: twice the CPUs, at least 4)" },
+	{ "gateway", "trusted_proxies", CFG_STRING, NULL, 0, 0, NULL, 0,
+	    "addresses of reverse proxies whose X-Forwarded-For is believed "
+	    "(comma-separated IP literals)" },
+	{ "gateway", "tls_cert", CFG_STRING, NULL, 0, 0, NULL, 0,
+	    "PEM certificate chain for HTTPS (with tls_key)" },
+	{ "gateway", "tls_key", CFG_STRING, NULL, 0, 0, NULL, 0,
+	    "PEM private key for HTTPS (with tls_cert)" },
+	{ "gateway", "max_body", CFG_INT, "1048576", 1024, 1073741824, NULL, 0,
+	    "largest request body accepted, bytes" },
+	{ "gateway", "metrics", CFG_ENUM, "local", 0, 0, "local public off", 0,
+	    "GET /metrics: local (loopback peers only), public, or off" },
+	{ "gateway", "log_level", CFG_ENUM, "info", 0, 0,
+	    "debug info warn error", 0,
+	    "lowest level logged to standard error" },
+	{ "session", "idle", CFG_INT, "1800", 60, 86400, NULL, 0,
+	    "seconds without a request after which a session ends" },
+	{ "session", "absolute", CFG_INT, "28800", 60, 604800, NULL, 0,
+	    "seconds after login at which a session ends regardless" },
+	{ "auth", "anchors", CFG_STRING, NULL, 0, 0, NULL, 0,
+	    "PEM files of external trust anchors, comma-separated" },
+	{ "auth", "crls", CFG_STRING, NULL, 0, 0, NULL, 0,
+	    "CRL files for the external anchors, comma-separated" },
+	{ "auth", "ocsp_url", CFG_STRING, NULL, 0, 0, NULL, 0,
+	    "OCSP responder for the external anchors" },
+	{ "auth", "challenge_ttl", CFG_INT, "300", 30, 3600, NULL, 0,
+	    "seconds a UKey login challenge stays valid" },
+	{ "auth", "password_messages", CFG_ENUM, "uniform", 0, 0,
+	    "uniform detailed", 0,
+	    "uniform: one message for unknown user and wrong password; "
+	    "detailed: the halls' three messages" },
+	{ "auth", "ip_limit", CFG_INT, "30", 1, 1000000, NULL, 0,
+	    "password attempts per client address per window" },
+	{ "auth", "ip_window", CFG_INT, "300", 1, 86400, NULL, 0,
+	    "seconds of the per-address window" },
+	{ "proxy", "upstream", CFG_STRING, NULL, 0, 0, NULL, 0,
+	    "the business module's base URL, e.g. http://127.0.0.1:8081" },
+	{ "proxy", "connect_timeout_ms", CFG_INT, "2000", 1, 600000, NULL, 0,
+	    "milliseconds to connect to the upstream" },
+	{ "proxy", "timeout_ms", CFG_INT, "60000", 1, 3600000, NULL, 0,
+	    "milliseconds for a whole upstream exchange" },
+	{ "proxy", "routes", CFG_STRING, NULL, 0, 0, NULL, 1,
+	    "the routes file (see ukey-gateway(8))" },
+	{ "assertion", "key", CFG_STRING, NULL, 0, 0, NULL, 1,
+	    "the EC P-256 assertion key in PEM (created when missing)" },
+	{ "assertion", "issuer", CFG_STRING, NULL, 0, 0, NULL, 0,
+	    "the assertion's iss (default: public_origin)" },
+	{ "assertion", "audience", CFG_STRING, "ukey-hall", 0, 0, NULL, 0,
+	    "the assertion's aud" },
+	{ "assertion", "ttl", CFG_INT, "60", 5, 3600, NULL, 0,
+	    "seconds an assertion is valid" },
+	{ NULL, NULL, 0, NULL, 0, 0, NULL, 0, NULL },
+};
+
+int
+gw_origin_valid(const char *s, int allow_http)
+{
+	const char *p, *host;
+	size_t i;
+
+	if (s == NULL)
+		return 0;
+	if (strncmp(s, "https://", 8) == 0)
+		p = s + 8;
+	else if (allow_http && strncmp(s, "http://", 7) == 0)
+		p = s + 7;
+	else
+		return 0;
+	host = p;
+	if (*p == '[') {
+		while (*p != '\0' && *p != ']')
+			p++;
+		if (*p != ']')
+			return 0;
+		p++;
+	} else {
+		while (*p != '\0' && *p != ':') {
+			if (!isalnum((unsigned char)*p) && *p != '-' &&
+			    *p != '.')
+				return 0;
+			p++;
+		}
+	}
+	if (p == host)
+		return 0;
+	if (*p == ':') {
+		p++;
+		for (i = 0; isdigit((unsigned char)p[i]); i++)
+			;
+		if (i == 0 || i > 5 || p[i] != '\0')
+			return 0;
+		return 1;
+	}
+	return *p == '\0';
+}
+
+static int
+check(const struct config *cfg, const char *name, char *err, size_t errlen)
+{
+	const char *o = config_str(cfg, "gateway", "public_origin");
+	const char *tz = config_str(cfg, "gateway", "tz");
+
+	if (!gw_origin_valid(o, 1)) {
+		snprintf(err, errlen,
+		    "%s: [gateway] public_origin: \"%s\" is not an origin "
+		    "(https://host[:port], nothing after it)",
+		    name, o != NULL ? o : "");
+		return UK_ERR_CONFIG_VALUE;
+	}
+	if (!gw_tz_valid(tz)) {
+		snprintf(err, errlen,
+		    "%s: [gateway] tz: unknown zone \"%s\" (Asia/Shanghai, "
+		    "Asia/Urumqi, UTC, UTC+H, ...)",
+		    name, tz);
+		return UK_ERR_CONFIG_VALUE;
+	}
+	if ((config_str(cfg, "gateway", "tls_cert") == NULL) !=
+	    (config_str(cfg, "gateway", "tls_key") == NULL)) {
+		snprintf(err, errlen,
+		    "%s: [gateway] tls_cert and tls_key go together", name);
+		return UK_ERR_CONFIG_VALUE;
+	}
+	if (config_int(cfg, "session", "absolute") <
+	    config_int(cfg, "session", "idle")) {
+		snprintf(err, errlen,
+		    "%s: [session] absolute is shorter than idle", name);
+		return UK_ERR_CONFIG_VALUE;
+	}
+	return 0;
+}
+
+int
+gw_conf_load(const char *path, struct config **out, char *err, size_t errlen)
+{
+	struct config *cfg = NULL;
+	int r;
+
+	*out = NULL;
+	if ((r = config_load(path, gw_config_schema, &cfg, err, errlen)) != 0)
+		goto out;
+	if ((r = check(cfg, path, err, errlen)) != 0)
+		goto out;
+	*out = cfg;
+	cfg = NULL; /* transferred */
+out:
+	config_free(cfg);
+	return r;
+}
+
+int
+gw_conf_load_buffer(const char *buf, size_t len, const char *name,
+    struct config **out, char *err, size_t errlen)
+{
+	struct config *cfg = NULL;
+	int r;
+
+	*out = NULL;
+	if ((r = config_load_buffer(buf, len, name, gw_config_schema, &cfg, err,
+	         errlen)) != 0)
+		goto out;
+	if ((r = check(cfg, name, err, errlen)) != 0)
+		goto out;
+	*out = cfg;
+	cfg = NULL; /* transferred */
+out:
+	config_free(cfg);
+	return r;
+}
+
+void
+gw_conf_list_free(char **list)
+{
+	size_t i;
+
+	if (list == NULL)
+		return;
+	for (i = 0; list[i] != NULL; i++)
+		free(list[i]);
+	free(list);
+}
+
+int
+gw_conf_list(const struct config *cfg, const char *section, const char *key,
+    char ***out)
+{
+	const char *s = config_str(cfg, section, key), *p;
+	static const char sep[] = " \t,";
+	char **v = NULL;
+	size_t n = 0, i = 0, w;
+	int r = UK_ERR_NOMEM;
+
+	*out = NULL;
+	if (s == NULL)
+		s = "";
+	for (p = s; *p != '\0';) {
+		p += strspn(p, sep);
+		if ((w = strcspn(p, sep)) == 0)
+			break;
+		n++;
+		p += w;
+	}
+	if ((v = calloc(n + 1, sizeof(*v))) == NULL)
+		goto out;
+	for (p = s; *p != '\0' && i < n;) {
+		p += strspn(p, sep);
+		if ((w = strcspn(p, sep)) == 0)
+			break;
+		if ((v[i] = strndup(p, w)) == NULL)
+			goto out;
+		i++;
+		p += w;
+	}
+	*out = v;
+	v = NULL; /* transferred */
+	r = 0;
+out:
+	gw_conf_list_free(v);
+	return r;
+}
