@@ -619,10 +619,9 @@ main(int argc, char **argv)
 	};
 	struct ukag_ctx ctx;
 	enum uk_log_level lvl;
-	char err[512], exe[PATH_MAX], *cfgpath = NULL;
+	char err[512], *cfgpath = NULL;
 	const char *given = NULL;
 	struct stat sb;
-	ssize_t n;
 	size_t i;
 	int c, r, status;
 
@@ -658,12 +657,17 @@ main(int argc, char **argv)
 		usage(stderr);
 		return UKAG_EXIT_USAGE;
 	}
-	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) <= 0) {
-		fprintf(stderr, "ukey-agent: cannot find its own program\n");
+	/* The worker and event processes are this very program, run again
+	 * through /proc/self/exe: the same image even when the file was
+	 * replaced or removed meanwhile (an upgrade), so server and worker
+	 * always speak the same protocol. */
+	if (access("/proc/self/exe", X_OK) != 0) {
+		fprintf(stderr,
+		    "ukey-agent: cannot find its own program "
+		    "(/proc/self/exe)\n");
 		return UKAG_EXIT_ERROR;
 	}
-	exe[n] = '\0';
-	ctx.exe = exe;
+	ctx.exe = "/proc/self/exe";
 	/* -c, else the default file when there is one, else defaults. */
 	if (given == NULL && stat(AG_CONFIG_DEFAULT, &sb) == 0)
 		given = AG_CONFIG_DEFAULT;

@@ -15,7 +15,7 @@
 struct ukag_ctx {
 	const char *config_path; /* resolved path of the file read, or NULL */
 	struct config *cfg;      /* the configuration (defaults without one) */
-	const char *exe;         /* absolute path of this program */
+	const char *exe; /* this program, to run again ("/proc/self/exe") */
 };
 
 /* One subcommand: argv[0] is its name; returns an exit status. */

@@ -4,7 +4,8 @@
 # C_Login fails with TOKEN_REMOVED, no PIN attempt is lost or counted twice
 # (one that may have reached the token counts),
 # and after reinsertion the next authenticate succeeds (the worker rebuilt
-# its PKCS#11 context); a worker that died while idle is replaced unseen.
+# its PKCS#11 context); a worker that died while idle is replaced unseen,
+# also when the program file was replaced meanwhile.
 set -u
 ROOT=${UKEY_ROOT:-$(pwd)}
 . "$ROOT/tests/lib/tap.sh"
@@ -133,4 +134,20 @@ check_eq "worker killed while idle: the next request still succeeds" 200 "$st"
 W2=$(ag_worker_pid)
 check "... by a new worker" test -n "$W2" -a "$W2" != "$W"
 check_eq "... nothing counted" "$before" "$(counts)"
+
+# The program file replaced while the agent runs (an upgrade): a worker
+# started afterwards is still the running image.
+cp "$AG_BIN" "$T/ukey-agent.old"
+ag_stop
+SAVED_BIN=$AG_BIN
+AG_BIN="$T/ukey-agent.old"
+check "agent started from a copy" ag_start "$T/agent.conf"
+AG_BIN=$SAVED_BIN
+rm -f "$T/ukey-agent.old"
+W=$(ag_worker_pid)
+kill -9 "$W"
+sleep 0.3
+st=$(auth)
+check_eq "program file removed, worker killed: the next request succeeds" \
+    200 "$st"
 t_done
