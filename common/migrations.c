@@ -123,11 +123,65 @@ static const char m3_sql_pg[] =
     "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit\n"
     " FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();\n";
 
+/*
+ * 4: SMS password reset.
+ *  sms_outbox: messages waiting for the SMS sender. status queued | sending
+ *    (claimed by a sender until next_attempt_at, its lease) | sent | failed;
+ *    attempts counts claims; params is a JSON object; expires_at is when a
+ *    message stops being worth sending (NULL: a day after created_at).
+ *  reset_codes: the HMAC-SHA256 of each 6-digit code (keyed by a server
+ *    secret), its expiry, the checks made, when it was used or superseded.
+ *  reset_tokens: the SHA-256 of each one-time reset token.
+ */
+static const char m4_sql[] =
+    "CREATE TABLE sms_outbox (id @ID@, phone TEXT NOT NULL,"
+    " template TEXT NOT NULL, params TEXT NOT NULL,"
+    " created_at BIGINT NOT NULL, next_attempt_at BIGINT NOT NULL,"
+    " expires_at BIGINT, attempts INTEGER NOT NULL DEFAULT 0,"
+    " status TEXT NOT NULL DEFAULT 'queued', last_error TEXT,"
+    " sent_at BIGINT, provider_msg_id TEXT);\n"
+    "CREATE INDEX sms_outbox_due ON sms_outbox (status, next_attempt_at);\n"
+    "CREATE TABLE reset_codes (id @ID@, operator_id BIGINT NOT NULL,"
+    " code_hash TEXT NOT NULL, created_at BIGINT NOT NULL,"
+    " expires_at BIGINT NOT NULL, checks INTEGER NOT NULL DEFAULT 0,"
+    " used_at BIGINT, ip TEXT);\n"
+    "CREATE INDEX reset_codes_operator ON reset_codes (operator_id, id);\n"
+    "CREATE TABLE reset_tokens (token_hash TEXT PRIMARY KEY,"
+    " operator_id BIGINT NOT NULL, expires_at BIGINT NOT NULL,"
+    " used_at BIGINT);\n";
+
+/*
+ * 5: scan login (WeChat-style).
+ *  scan_tickets: the SHA-256 of each ticket's random id, never the id;
+ *    kind login | bind; bound to the requesting browser's cookie
+ *    (browser_hash) and, once scanned, to the phone's (phone_hash); state
+ *    waiting | scanned | confirmed | cancelled | expired | claimed;
+ *    operator_id: login: the operator the openid maps to; bind: the
+ *    operator asking to bind (set at creation). openid is the scanner's.
+ *  oauth_states: the SHA-256 of each WeChat OAuth state, for one ticket
+ *    and one phone browser, single use (used_at).
+ */
+static const char m5_sql[] =
+    "CREATE TABLE scan_tickets (id_hash TEXT PRIMARY KEY,"
+    " kind TEXT NOT NULL, browser_hash TEXT NOT NULL, phone_hash TEXT,"
+    " state TEXT NOT NULL, created_at BIGINT NOT NULL,"
+    " expires_at BIGINT NOT NULL, operator_id BIGINT, openid TEXT,"
+    " scanner_ip TEXT, scanner_ua TEXT, requester_ip TEXT,"
+    " requester_ua TEXT, last_poll_at BIGINT, scanned_at BIGINT,"
+    " confirmed_at BIGINT, claimed_at BIGINT);\n"
+    "CREATE INDEX scan_tickets_expires ON scan_tickets (expires_at);\n"
+    "CREATE TABLE oauth_states (state_hash TEXT PRIMARY KEY,"
+    " ticket_id_hash TEXT NOT NULL, phone_browser_hash TEXT NOT NULL,"
+    " expires_at BIGINT NOT NULL, used_at BIGINT);\n"
+    "CREATE INDEX oauth_states_expires ON oauth_states (expires_at);\n";
+
 static const struct store_migration migrations[] = {
 	{ 1, "units, ca, certs, audit", m1_sql, NULL },
 	{ 2, "operators, staff, bindings, sessions, challenges, limits", m2_sql,
 	    NULL },
 	{ 3, "audit append-only", m3_sql, m3_sql_pg },
+	{ 4, "sms outbox, reset codes and tokens", m4_sql, NULL },
+	{ 5, "scan tickets and WeChat OAuth states", m5_sql, NULL },
 };
 
 const struct store_migration *

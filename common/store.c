@@ -562,6 +562,11 @@ store_begin(struct store *st, enum store_tx kind)
 		store_set_error(st, "store_begin: a transaction is open");
 		return UK_ERR_INTERNAL;
 	}
+	if (kind != STORE_TX_READ && kind != STORE_TX_WRITE &&
+	    kind != STORE_TX_WRITE_RELAXED && kind != STORE_TX_WRITE_GROUP) {
+		store_set_error(st, "store_begin: unknown kind %d", (int)kind);
+		return UK_ERR_INTERNAL;
+	}
 	if ((r = st->ops->begin(st, kind)) != 0)
 		return r;
 	st->in_tx = 1;
@@ -593,6 +598,30 @@ store_commit(struct store *st)
 	st->in_tx = st->tx_failed = 0;
 	if (r != 0 && r != UK_ERR_STORE_BUSY)
 		store_log(r, "commit failed", st->err);
+	return r;
+}
+
+int
+store_tx_durable(struct store *st)
+{
+	int r;
+
+	if (st == NULL || !st->in_tx) {
+		if (st != NULL)
+			store_set_error(st,
+			    "store_tx_durable: no transaction is open");
+		return UK_ERR_INTERNAL;
+	}
+	if (st->tx_failed) {
+		store_set_error(st,
+		    "the transaction was aborted by an earlier error; "
+		    "roll it back");
+		return UK_ERR_STORE_QUERY;
+	}
+	if (st->ops->durable == NULL)
+		return 0;
+	if ((r = st->ops->durable(st)) != 0)
+		st->tx_failed = 1;
 	return r;
 }
 

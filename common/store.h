@@ -30,9 +30,41 @@ struct store_res;
 
 enum store_backend { STORE_SQLITE = 1, STORE_POSTGRES = 2 };
 
+/*
+ * Kinds of transaction. Every write kind takes the SQLite write lock at
+ * BEGIN (BEGIN IMMEDIATE); they differ in how store_commit makes the
+ * commit durable:
+ *
+ * STORE_TX_WRITE: durable when store_commit returns; on SQLite the fsync
+ *   of the WAL happens under the write lock (synchronous=FULL), so commits
+ *   are at most one per fsync.
+ * STORE_TX_WRITE_GROUP: durable when store_commit returns, as
+ *   STORE_TX_WRITE, but on SQLite the commit is written with
+ *   synchronous=NORMAL and the write lock released before the fsync, which
+ *   concurrent committers of the same process and database share (group
+ *   commit: one fsync covers every commit written before it started). On
+ *   PostgreSQL the same as STORE_TX_WRITE (the server groups WAL flushes).
+ * STORE_TX_WRITE_RELAXED: NOT durable when store_commit returns. The
+ *   commit is atomic and in order, and visible to every connection at once,
+ *   but after a power failure or an operating-system crash (not a crash of
+ *   this program) the last relaxed commits may be missing: on SQLite those
+ *   written since the WAL was last synced (by the next durable commit of any
+ *   connection, a checkpoint, or the kernel's write-back, about 30 s); on
+ *   PostgreSQL (SET LOCAL synchronous_commit = off) up to three times
+ *   wal_writer_delay (0.6 s by default). Only a tail is ever lost: a durable
+ *   commit makes every earlier relaxed one durable too, so hash chains stay
+ *   whole. Use it only for rows whose loss is harmless or on the safe side:
+ *   challenges issued (lost: the login is asked again), refusals (their
+ *   audit rows and per-IP counts). Never for an attempt that was let
+ *   through or counted towards a freeze, never for a CA act, a session or a
+ *   grant. store_tx_durable upgrades an open relaxed transaction once it
+ *   turns out to need durability.
+ */
 enum store_tx {
-	STORE_TX_READ = 0,  /* plain BEGIN */
-	STORE_TX_WRITE = 1, /* SQLite: BEGIN IMMEDIATE; PostgreSQL: BEGIN */
+	STORE_TX_READ = 0,          /* plain BEGIN */
+	STORE_TX_WRITE = 1,         /* SQLite: BEGIN IMMEDIATE; PG: BEGIN */
+	STORE_TX_WRITE_RELAXED = 2, /* see above: may be lost at power loss */
+	STORE_TX_WRITE_GROUP = 3,   /* durable, fsync shared (group commit) */
 };
 
 /* Opens the store at location and applies every pending migration.
@@ -59,6 +91,13 @@ int store_schema_version(struct store *st);
 int store_begin(struct store *st, enum store_tx kind);
 int store_commit(struct store *st);
 void store_rollback(struct store *st);
+
+/* Makes the open transaction commit durably: a STORE_TX_WRITE_RELAXED one
+ * becomes STORE_TX_WRITE_GROUP (PostgreSQL: SET LOCAL synchronous_commit
+ * TO DEFAULT); other kinds are left as they are. Returns 0, or
+ * UK_ERR_INTERNAL when no transaction is open, or a store error (the
+ * transaction is then aborted: roll it back). */
+int store_tx_durable(struct store *st);
 
 /* Returns 1 while a transaction opened by store_begin is open, else 0.
  * A failed store_exec inside a transaction aborts it on both backends (as

@@ -33,6 +33,9 @@ struct store_ops {
 	int (*begin)(struct store *st, enum store_tx kind);
 	int (*commit)(struct store *st);
 	void (*rollback)(struct store *st);
+	/* Makes the open STORE_TX_WRITE_RELAXED transaction commit durably
+	 * (as STORE_TX_WRITE_GROUP); a no-op for the other kinds. */
+	int (*durable)(struct store *st);
 	/* Runs one translated statement. *changes is set to the rows changed
 	 * when the statement was an INSERT/UPDATE/DELETE (or other write),
 	 * and left alone for a SELECT. res may be NULL. */

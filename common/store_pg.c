@@ -258,10 +258,27 @@ pg_begin(struct store *st, enum store_tx kind)
 	struct pg *pg = st->impl;
 	int r;
 
-	(void)kind; /* row locks (FOR UPDATE) do the rest */
+	/* row locks (FOR UPDATE) do the rest; the server groups the WAL
+	 * flushes of concurrent commits (STORE_TX_WRITE_GROUP) */
 	if ((r = pg_ensure(st)) != 0)
 		return r;
-	return pg_simple(st, pg->conn, "BEGIN");
+	if (kind != STORE_TX_WRITE_RELAXED)
+		return pg_simple(st, pg->conn, "BEGIN");
+	/* one round trip for both */
+	if ((r = pg_simple(st, pg->conn,
+	         "BEGIN; SET LOCAL synchronous_commit = off")) != 0 &&
+	    PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
+		PQclear(PQexec(pg->conn, "ROLLBACK"));
+	return r;
+}
+
+static int
+pg_durable(struct store *st)
+{
+	struct pg *pg = st->impl;
+
+	return pg_simple(st, pg->conn,
+	    "SET LOCAL synchronous_commit TO DEFAULT");
 }
 
 static int
@@ -498,6 +515,7 @@ const struct store_ops store_pg_ops = {
 	.begin = pg_begin,
 	.commit = pg_commit,
 	.rollback = pg_rollback,
+	.durable = pg_durable,
 	.exec = pg_exec,
 	.script = pg_script,
 	.listen = pg_listen,

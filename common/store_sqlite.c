@@ -1,5 +1,7 @@
-/* common/store_sqlite.c: the SQLite store backend (one file, WAL, synchronous=FULL). */
+/* common/store_sqlite.c: the SQLite store backend (one file, WAL, synchronous=FULL, cached statements, group commit). */
 #include <sys/stat.h>
+
+#include <pthread.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,9 +22,47 @@
 /* How long a writer waits for another one (milliseconds). */
 #define SQ_BUSY_MS 10000
 
+/* Prepared statements kept per connection (least recently used go). */
+#define SQ_CACHE 48
+
+/* One cached statement: its SQL text (a copy) and a hash of it. */
+struct sq_stmt {
+	char *sql;
+	uint64_t hash;
+	sqlite3_stmt *stmt;
+	uint64_t used; /* tick of the last use; 0: free slot */
+};
+
+/*
+ * Group commit, per database file and process: a transaction committed with
+ * synchronous=NORMAL has written its WAL frames but not synced them; one
+ * fsync of the WAL (an inode shared by every connection) makes every frame
+ * written before it durable. committed counts such commits; synced is the
+ * highest count a finished fsync covers; one thread syncs at a time and the
+ * others wait for a sync that started after their commit.
+ */
+struct sq_group {
+	dev_t dev;
+	ino_t ino;
+	int refs; /* connections using it; guarded by sq_groups_lock */
+	pthread_mutex_t lock;
+	pthread_cond_t done;
+	uint64_t committed, synced;
+	int syncing;
+	struct sq_group *next;
+};
+
+static pthread_mutex_t sq_groups_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sq_group *sq_groups;
+
 struct sq {
 	sqlite3 *db;
 	int64_t data_version; /* as of the last store_changed */
+	struct sq_stmt cache[SQ_CACHE];
+	uint64_t tick;
+	enum store_tx kind;     /* of the open transaction */
+	int relaxed;            /* synchronous=NORMAL is set */
+	struct sq_group *group; /* NULL when the file could not be stat'ed */
 };
 
 static int64_t
@@ -99,6 +139,247 @@ sq_pragma(struct store *st, sqlite3 *db, const char *sql, int64_t *v,
 out:
 	sqlite3_finalize(stmt);
 	return r;
+}
+
+/* ---- the statement cache ---- */
+
+static uint64_t
+sq_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+/* Finalizes every cached statement of sq. */
+static void
+sq_cache_clear(struct sq *sq)
+{
+	size_t i;
+
+	for (i = 0; i < SQ_CACHE; i++) {
+		sqlite3_finalize(sq->cache[i].stmt);
+		free(sq->cache[i].sql);
+		memset(&sq->cache[i], 0, sizeof(sq->cache[i]));
+	}
+}
+
+/*
+ * The prepared statement for sql (exactly one statement), from the cache or
+ * prepared and cached now, evicting the least recently used. *stmt is
+ * owned by the cache: the caller resets it after use (sq_release) and never
+ * finalizes it. Returns 0 or an enum uk_err (message set).
+ */
+static int
+sq_stmt_get(struct store *st, struct sq *sq, const char *sql,
+    sqlite3_stmt **stmt)
+{
+	struct sq_stmt *e, *lru = &sq->cache[0];
+	sqlite3_stmt *s = NULL;
+	const char *tail = NULL;
+	uint64_t h = sq_hash(sql);
+	char *copy = NULL;
+	size_t i;
+	int rc, r = UK_ERR_STORE_QUERY;
+
+	*stmt = NULL;
+	for (i = 0; i < SQ_CACHE; i++) {
+		e = &sq->cache[i];
+		if (e->used != 0 && e->hash == h && strcmp(e->sql, sql) == 0) {
+			e->used = ++sq->tick;
+			*stmt = e->stmt;
+			return 0;
+		}
+		if (e->used < lru->used)
+			lru = e;
+	}
+	rc = sqlite3_prepare_v3(sq->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s,
+	    &tail);
+	if (rc != SQLITE_OK) {
+		r = sq_err(st, sq->db, rc, "prepare");
+		goto out;
+	}
+	if (s == NULL) {
+		store_set_error(st, "empty SQL statement");
+		goto out;
+	}
+	if (tail != NULL)
+		tail += strspn(tail, " \t\r\n;");
+	if (tail != NULL && *tail != '\0') {
+		store_set_error(st, "one SQL statement per store_exec");
+		r = UK_ERR_INTERNAL;
+		goto out;
+	}
+	if ((copy = strdup(sql)) == NULL) {
+		store_set_error(st, "out of memory");
+		r = UK_ERR_NOMEM;
+		goto out;
+	}
+	sqlite3_finalize(lru->stmt);
+	free(lru->sql);
+	lru->sql = copy;
+	copy = NULL; /* transferred */
+	lru->hash = h;
+	lru->stmt = s;
+	lru->used = ++sq->tick;
+	*stmt = s;
+	s = NULL; /* transferred */
+	r = 0;
+out:
+	free(copy);
+	sqlite3_finalize(s);
+	return r;
+}
+
+/* Resets a cached statement after use (ends its read of the database) and
+ * forgets its bindings, which point into the caller's memory. */
+static void
+sq_release(sqlite3_stmt *stmt)
+{
+	if (stmt == NULL)
+		return;
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+}
+
+/* Runs one cached statement without parameters or rows ("BEGIN", a
+ * PRAGMA). Returns the SQLite result code. */
+static int
+sq_run(struct store *st, struct sq *sq, const char *sql)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if (sq_stmt_get(st, sq, sql, &stmt) != 0)
+		return sqlite3_errcode(sq->db) != SQLITE_OK
+		    ? sqlite3_extended_errcode(sq->db)
+		    : SQLITE_ERROR;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		;
+	sqlite3_reset(stmt);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* ---- group commit ---- */
+
+/* The group of the database file at path (shared with the other
+ * connections of this process to it), or NULL when it cannot be had; then
+ * transactions that would share a sync commit with synchronous=FULL. */
+static struct sq_group *
+sq_group_get(const char *path)
+{
+	struct sq_group *g;
+	struct stat sb;
+
+	if (stat(path, &sb) != 0)
+		return NULL;
+	pthread_mutex_lock(&sq_groups_lock);
+	for (g = sq_groups; g != NULL; g = g->next)
+		if (g->dev == sb.st_dev && g->ino == sb.st_ino)
+			break;
+	if (g == NULL && (g = calloc(1, sizeof(*g))) != NULL) {
+		if (pthread_mutex_init(&g->lock, NULL) != 0) {
+			free(g);
+			g = NULL;
+		} else if (pthread_cond_init(&g->done, NULL) != 0) {
+			pthread_mutex_destroy(&g->lock);
+			free(g);
+			g = NULL;
+		} else {
+			g->dev = sb.st_dev;
+			g->ino = sb.st_ino;
+			g->next = sq_groups;
+			sq_groups = g;
+		}
+	}
+	if (g != NULL)
+		g->refs++;
+	pthread_mutex_unlock(&sq_groups_lock);
+	return g;
+}
+
+static void
+sq_group_put(struct sq_group *g)
+{
+	struct sq_group **pp;
+
+	if (g == NULL)
+		return;
+	pthread_mutex_lock(&sq_groups_lock);
+	if (--g->refs == 0) {
+		for (pp = &sq_groups; *pp != NULL; pp = &(*pp)->next)
+			if (*pp == g) {
+				*pp = g->next;
+				break;
+			}
+		pthread_cond_destroy(&g->done);
+		pthread_mutex_destroy(&g->lock);
+		free(g);
+	}
+	pthread_mutex_unlock(&sq_groups_lock);
+}
+
+/* fsyncs the WAL through this connection's own handle of it (SQLite's
+ * file object: no second descriptor, so no POSIX lock is disturbed). */
+static int
+sq_wal_sync(struct sq *sq)
+{
+	sqlite3_file *f = NULL;
+
+	if (sqlite3_file_control(sq->db, "main", SQLITE_FCNTL_JOURNAL_POINTER,
+	        &f) != SQLITE_OK ||
+	    f == NULL || f->pMethods == NULL)
+		return SQLITE_ERROR;
+	return f->pMethods->xSync(f, SQLITE_SYNC_FULL);
+}
+
+/* After a commit with synchronous=NORMAL: returns once a sync of the WAL
+ * that started after that commit has finished, running it when no other
+ * connection of the group is. Returns 0 or UK_ERR_STORE_QUERY. */
+static int
+sq_group_sync(struct store *st, struct sq *sq)
+{
+	struct sq_group *g = sq->group;
+	uint64_t mine, target;
+	int rc = SQLITE_OK;
+
+	if (g == NULL) {
+		rc = sq_wal_sync(sq);
+		goto out;
+	}
+	pthread_mutex_lock(&g->lock);
+	mine = ++g->committed;
+	while (g->synced < mine) {
+		if (g->syncing) {
+			pthread_cond_wait(&g->done, &g->lock);
+			continue;
+		}
+		g->syncing = 1;
+		target = g->committed;
+		pthread_mutex_unlock(&g->lock);
+		rc = sq_wal_sync(sq);
+		pthread_mutex_lock(&g->lock);
+		g->syncing = 0;
+		if (rc == SQLITE_OK && target > g->synced)
+			g->synced = target;
+		pthread_cond_broadcast(&g->done);
+		if (rc != SQLITE_OK)
+			break;
+	}
+	pthread_mutex_unlock(&g->lock);
+out:
+	if (rc != SQLITE_OK) {
+		store_set_error(st,
+		    "COMMIT: the write-ahead log could not be synced "
+		    "(committed, durability unknown): %s",
+		    sqlite3_errstr(rc));
+		return UK_ERR_STORE_QUERY;
+	}
+	return 0;
 }
 
 /* Checks path: an existing regular file, or a new name in an existing
@@ -194,6 +475,7 @@ sq_open(struct store *st, const char *path)
 	if (sq_pragma(st, db, "PRAGMA synchronous=FULL", NULL, NULL, 0) != 0 ||
 	    sq_pragma(st, db, "PRAGMA foreign_keys=ON", NULL, NULL, 0) != 0)
 		goto bad;
+	sq->group = sq_group_get(path);
 	sq->db = db;
 	db = NULL; /* transferred */
 	st->impl = sq;
@@ -220,29 +502,72 @@ sq_close(struct store *st)
 
 	if (sq == NULL)
 		return;
+	sq_cache_clear(sq);
 	sqlite3_close(sq->db);
+	sq_group_put(sq->group);
 	free(sq);
 	st->impl = NULL;
+}
+
+/* Back to synchronous=FULL after a relaxed or group transaction. */
+static void
+sq_unrelax(struct store *st, struct sq *sq)
+{
+	if (!sq->relaxed)
+		return;
+	if (sq_run(st, sq, "PRAGMA synchronous=FULL") == SQLITE_OK)
+		sq->relaxed = 0;
 }
 
 static int
 sq_begin(struct store *st, enum store_tx kind)
 {
 	struct sq *sq = st->impl;
-	const char *sql = kind == STORE_TX_WRITE ? "BEGIN IMMEDIATE" : "BEGIN";
+	const char *sql = kind == STORE_TX_READ ? "BEGIN" : "BEGIN IMMEDIATE";
 	int64_t deadline = sq_now_ms() + SQ_BUSY_MS;
 	int rc;
 
+	/* Leftover from a failed restore: never let it reach a plain
+	 * write transaction. */
+	if (sq->relaxed && kind != STORE_TX_WRITE_RELAXED &&
+	    kind != STORE_TX_WRITE_GROUP) {
+		sq_unrelax(st, sq);
+		if (sq->relaxed)
+			return sq_err(st, sq->db, sqlite3_errcode(sq->db),
+			    "PRAGMA synchronous=FULL");
+	}
+	if ((kind == STORE_TX_WRITE_RELAXED || kind == STORE_TX_WRITE_GROUP) &&
+	    !sq->relaxed) {
+		if ((rc = sq_run(st, sq, "PRAGMA synchronous=NORMAL")) !=
+		    SQLITE_OK)
+			return sq_err(st, sq->db, rc,
+			    "PRAGMA synchronous=NORMAL");
+		sq->relaxed = 1;
+	}
+	sq->kind = kind;
 	/* The busy handler waits inside BEGIN IMMEDIATE; retry as well for
 	 * the cases where SQLite returns SQLITE_BUSY without waiting. */
 	for (;;) {
-		rc = sqlite3_exec(sq->db, sql, NULL, NULL, NULL);
+		rc = sq_run(st, sq, sql);
 		if (rc == SQLITE_OK)
 			return 0;
-		if ((rc & 0xff) != SQLITE_BUSY || sq_now_ms() > deadline)
-			return sq_err(st, sq->db, rc, sql);
+		if ((rc & 0xff) != SQLITE_BUSY || sq_now_ms() > deadline) {
+			rc = sq_err(st, sq->db, rc, sql);
+			sq_unrelax(st, sq);
+			return rc;
+		}
 		usleep(5000);
 	}
+}
+
+static int
+sq_durable(struct store *st)
+{
+	struct sq *sq = st->impl;
+
+	if (sq->kind == STORE_TX_WRITE_RELAXED)
+		sq->kind = STORE_TX_WRITE_GROUP;
+	return 0;
 }
 
 static int
@@ -251,12 +576,16 @@ sq_commit(struct store *st)
 	struct sq *sq = st->impl;
 	int rc, r;
 
-	if ((rc = sqlite3_exec(sq->db, "COMMIT", NULL, NULL, NULL)) ==
-	    SQLITE_OK)
+	if ((rc = sq_run(st, sq, "COMMIT")) == SQLITE_OK) {
+		sq_unrelax(st, sq);
+		if (sq->kind == STORE_TX_WRITE_GROUP)
+			return sq_group_sync(st, sq);
 		return 0;
+	}
 	r = sq_err(st, sq->db, rc, "COMMIT");
 	if (!sqlite3_get_autocommit(sq->db))
-		sqlite3_exec(sq->db, "ROLLBACK", NULL, NULL, NULL);
+		sq_run(st, sq, "ROLLBACK");
+	sq_unrelax(st, sq);
 	return r;
 }
 
@@ -266,7 +595,8 @@ sq_rollback(struct store *st)
 	struct sq *sq = st->impl;
 
 	if (!sqlite3_get_autocommit(sq->db))
-		sqlite3_exec(sq->db, "ROLLBACK", NULL, NULL, NULL);
+		sq_run(st, sq, "ROLLBACK");
+	sq_unrelax(st, sq);
 }
 
 static int
@@ -337,26 +667,11 @@ sq_exec(struct store *st, struct store_res **resp, const char *sql,
 	struct sq *sq = st->impl;
 	sqlite3_stmt *stmt = NULL;
 	struct store_res *res = NULL;
-	const char *tail = NULL;
 	sqlite3_int64 before;
 	int rc, r = UK_ERR_STORE_QUERY;
 
-	rc = sqlite3_prepare_v2(sq->db, sql, -1, &stmt, &tail);
-	if (rc != SQLITE_OK) {
-		r = sq_err(st, sq->db, rc, "prepare");
+	if ((r = sq_stmt_get(st, sq, sql, &stmt)) != 0)
 		goto out;
-	}
-	if (stmt == NULL) {
-		store_set_error(st, "empty SQL statement");
-		goto out;
-	}
-	if (tail != NULL)
-		tail += strspn(tail, " \t\r\n;");
-	if (tail != NULL && *tail != '\0') {
-		store_set_error(st, "one SQL statement per store_exec");
-		r = UK_ERR_INTERNAL;
-		goto out;
-	}
 	if ((size_t)sqlite3_bind_parameter_count(stmt) != n) {
 		store_set_error(st, "statement takes %d parameters, not %zu",
 		    sqlite3_bind_parameter_count(stmt), n);
@@ -365,19 +680,30 @@ sq_exec(struct store *st, struct store_res **resp, const char *sql,
 	}
 	if ((r = sq_bind(st, sq->db, stmt, params, n)) != 0)
 		goto out;
-	if (resp != NULL &&
-	    (res = store_res_new((size_t)sqlite3_column_count(stmt))) == NULL) {
-		store_set_error(st, "out of memory");
-		r = UK_ERR_NOMEM;
-		goto out;
-	}
 	before = sqlite3_total_changes64(sq->db);
+	/* The result's columns are counted after the first step: a cached
+	 * statement is prepared again inside sqlite3_step when the schema
+	 * changed, and "SELECT *" may then have more columns. */
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		if (res != NULL && (r = sq_copy_row(st, stmt, res)) != 0)
+		if (resp == NULL)
+			continue;
+		if (res == NULL &&
+		    (res = store_res_new((size_t)sqlite3_column_count(stmt))) ==
+		        NULL)
+			break;
+		if ((r = sq_copy_row(st, stmt, res)) != 0)
 			goto out;
 	}
-	if (rc != SQLITE_DONE) {
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
 		r = sq_err(st, sq->db, rc, "query");
+		goto out;
+	}
+	if (resp != NULL && res == NULL &&
+	    (res = store_res_new((size_t)sqlite3_column_count(stmt))) == NULL)
+		rc = SQLITE_NOMEM;
+	if (rc != SQLITE_DONE) {
+		store_set_error(st, "out of memory");
+		r = UK_ERR_NOMEM;
 		goto out;
 	}
 	if (!sqlite3_stmt_readonly(stmt))
@@ -390,7 +716,7 @@ sq_exec(struct store *st, struct store_res **resp, const char *sql,
 	}
 	r = 0;
 out:
-	sqlite3_finalize(stmt);
+	sq_release(stmt);
 	store_res_free(res);
 	return r;
 }
@@ -446,6 +772,7 @@ const struct store_ops store_sqlite_ops = {
 	.begin = sq_begin,
 	.commit = sq_commit,
 	.rollback = sq_rollback,
+	.durable = sq_durable,
 	.exec = sq_exec,
 	.script = sq_script,
 	.listen = sq_listen,

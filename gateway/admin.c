@@ -1,6 +1,7 @@
 /* gateway/admin.c: the "ukey-gateway admin" command line (units, operators, staff, certificate bindings) and "audit verify". */
 #include <errno.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -63,25 +64,39 @@ enum {
 	O_HELP,
 };
 
-static const struct option all_opts[] = {
-	{ "id", required_argument, NULL, O_ID },
-	{ "name", required_argument, NULL, O_NAME },
-	{ "uscc", required_argument, NULL, O_USCC },
-	{ "form", required_argument, NULL, O_FORM },
-	{ "query", required_argument, NULL, O_QUERY },
-	{ "login", required_argument, NULL, O_LOGIN },
-	{ "unit", required_argument, NULL, O_UNIT },
-	{ "resident-id", required_argument, NULL, O_RESIDENT },
-	{ "phone", required_argument, NULL, O_PHONE },
-	{ "roles", required_argument, NULL, O_ROLES },
-	{ "password-fd", required_argument, NULL, O_PWFD },
-	{ "temporary", no_argument, NULL, O_TEMP },
-	{ "cert", required_argument, NULL, O_CERT },
-	{ "sha256", required_argument, NULL, O_SHA },
-	{ "json", no_argument, NULL, O_JSON },
-	{ "help", no_argument, NULL, O_HELP },
-	{ NULL, 0, NULL, 0 },
+/* How an option's value is kept in struct args. */
+enum opt_kind {
+	OPT_STR,  /* const char *: the argument */
+	OPT_FLAG, /* int: 1 when given */
+	OPT_FD,   /* int: a descriptor, -1 when not given */
 };
+
+/* Every option any command takes, in the order of the O_ values (from
+ * O_ID); each command allows a subset. off: where struct args keeps it. */
+static const struct optdef {
+	const char *name;
+	enum opt_kind kind;
+	size_t off;
+} optdefs[] = {
+	{ "id", OPT_STR, offsetof(struct args, id) },
+	{ "name", OPT_STR, offsetof(struct args, name) },
+	{ "uscc", OPT_STR, offsetof(struct args, uscc) },
+	{ "form", OPT_STR, offsetof(struct args, form) },
+	{ "query", OPT_STR, offsetof(struct args, query) },
+	{ "login", OPT_STR, offsetof(struct args, login) },
+	{ "unit", OPT_STR, offsetof(struct args, unit) },
+	{ "resident-id", OPT_STR, offsetof(struct args, resident_id) },
+	{ "phone", OPT_STR, offsetof(struct args, phone) },
+	{ "roles", OPT_STR, offsetof(struct args, roles) },
+	{ "password-fd", OPT_FD, offsetof(struct args, password_fd) },
+	{ "temporary", OPT_FLAG, offsetof(struct args, temporary) },
+	{ "cert", OPT_STR, offsetof(struct args, cert) },
+	{ "sha256", OPT_STR, offsetof(struct args, sha256) },
+	{ "json", OPT_FLAG, offsetof(struct args, json) },
+	{ "help", OPT_FLAG, offsetof(struct args, help) },
+};
+
+#define NOPTS (sizeof(optdefs) / sizeof(optdefs[0]))
 
 /* A command: noun, verb, the options it takes (their O_ values, 0-ended),
  * how many positional words, its help and its function. */
@@ -254,27 +269,155 @@ done(struct ctx *c, int r, const char *what)
 	return fail(c, r, NULL);
 }
 
-/* Units. */
+/* How a struct member becomes JSON. */
+enum jkind {
+	J_STR,  /* char[]: a string */
+	J_OPT,  /* char[]: a string, null when empty */
+	J_SET,  /* char[]: true when not empty */
+	J_TIME, /* int64_t: RFC 3339 time, null when 0 */
+	J_I64,  /* int64_t: a number */
+	J_INT,  /* int: a number */
+	J_BOOL, /* int: true when not 0 */
+};
 
+/* One member of a struct shown as JSON; a table of them ends with name
+ * NULL. */
+struct jfield {
+	const char *name;
+	enum jkind kind;
+	size_t off;
+};
+
+#define JF(s, name, kind, member)                                              \
+	{                                                                      \
+		name, kind, offsetof(struct s, member)                         \
+	}
+
+static const struct jfield unit_fields[] = {
+	JF(gw_unit, "id", J_STR, id),
+	JF(gw_unit, "name", J_STR, name),
+	JF(gw_unit, "uscc", J_OPT, uscc),
+	JF(gw_unit, "status", J_STR, status),
+	JF(gw_unit, "agreement_at", J_TIME, agreement_at),
+	JF(gw_unit, "agreement_form", J_OPT, agreement_form),
+	JF(gw_unit, "authorized_at", J_TIME, authorized_at),
+	JF(gw_unit, "authorized_form", J_OPT, authorized_form),
+	JF(gw_unit, "active_certs", J_INT, active_certs),
+	JF(gw_unit, "created_at", J_TIME, created_at),
+	{ NULL, J_STR, 0 },
+};
+
+static const struct jfield binding_fields[] = {
+	JF(gw_binding, "sha256", J_STR, sha256),
+	JF(gw_binding, "issuer_serial", J_STR, issuer_serial),
+	JF(gw_binding, "subject", J_STR, subject),
+	JF(gw_binding, "not_after", J_TIME, not_after),
+	JF(gw_binding, "source", J_STR, source),
+	{ NULL, J_STR, 0 },
+};
+
+static const struct jfield operator_fields[] = {
+	JF(gw_operator, "id", J_I64, id),
+	JF(gw_operator, "login", J_STR, login),
+	JF(gw_operator, "unit", J_STR, unit),
+	JF(gw_operator, "name", J_STR, name),
+	JF(gw_operator, "resident_id", J_OPT, resident_id),
+	JF(gw_operator, "phone", J_OPT, phone),
+	JF(gw_operator, "wechat_bound", J_SET, openid),
+	JF(gw_operator, "roles", J_STR, roles),
+	JF(gw_operator, "status", J_STR, status),
+	JF(gw_operator, "has_password", J_BOOL, has_password),
+	JF(gw_operator, "password_temporary", J_BOOL, pw_must_change),
+	JF(gw_operator, "fail_count", J_INT, fail_count),
+	JF(gw_operator, "frozen_until", J_TIME, frozen_until),
+	JF(gw_operator, "created_at", J_TIME, created_at),
+	JF(gw_operator, "left_at", J_TIME, left_at),
+	{ NULL, J_STR, 0 },
+};
+
+static const struct jfield staff_fields[] = {
+	JF(gw_staff, "id", J_I64, id),
+	JF(gw_staff, "login", J_STR, login),
+	JF(gw_staff, "name", J_STR, name),
+	JF(gw_staff, "roles", J_STR, roles),
+	JF(gw_staff, "status", J_STR, status),
+	JF(gw_staff, "created_at", J_TIME, created_at),
+	{ NULL, J_STR, 0 },
+};
+
+/* The JSON object of the struct at p with members f; NULL when out of
+ * memory. */
 static json_t *
-unit_json(const struct gw_unit *u)
+to_json(const void *p, const struct jfield *f)
 {
-	json_t *o = json_object();
+	json_t *o = json_object(), *v;
+	const char *m;
 
 	if (o == NULL)
 		return NULL;
-	json_object_set_new(o, "id", json_string(u->id));
-	json_object_set_new(o, "name", json_string(u->name));
-	json_object_set_new(o, "uscc", jstr(u->uscc));
-	json_object_set_new(o, "status", json_string(u->status));
-	json_object_set_new(o, "agreement_at", jtime(u->agreement_at));
-	json_object_set_new(o, "agreement_form", jstr(u->agreement_form));
-	json_object_set_new(o, "authorized_at", jtime(u->authorized_at));
-	json_object_set_new(o, "authorized_form", jstr(u->authorized_form));
-	json_object_set_new(o, "active_certs", json_integer(u->active_certs));
-	json_object_set_new(o, "created_at", jtime(u->created_at));
+	for (; f->name != NULL; f++) {
+		m = (const char *)p + f->off;
+		switch (f->kind) {
+		case J_STR:
+			v = json_string(m);
+			break;
+		case J_OPT:
+			v = jstr(m);
+			break;
+		case J_SET:
+			v = json_boolean(*m != '\0');
+			break;
+		case J_TIME:
+			v = jtime(*(const int64_t *)(const void *)m);
+			break;
+		case J_I64:
+			v = json_integer(*(const int64_t *)(const void *)m);
+			break;
+		case J_INT:
+			v = json_integer(*(const int *)(const void *)m);
+			break;
+		default:
+			v = json_boolean(*(const int *)(const void *)m);
+			break;
+		}
+		json_object_set_new(o, f->name, v);
+	}
 	return o;
 }
+
+/* The JSON array of the n structs of size bytes at v; NULL when out of
+ * memory. */
+static json_t *
+to_json_array(const void *v, size_t n, size_t size, const struct jfield *f)
+{
+	json_t *arr = json_array();
+	size_t i;
+
+	for (i = 0; arr != NULL && i < n; i++)
+		json_array_append_new(arr,
+		    to_json((const char *)v + i * size, f));
+	return arr;
+}
+
+/* Prints a list of n structs of size bytes at v: a JSON array with --json,
+ * else a line each (line). Frees v. */
+static int
+print_list(struct ctx *c, const struct args *a, void *v, size_t n, size_t size,
+    const struct jfield *f, void (*line)(FILE *, const void *))
+{
+	size_t i;
+	int r = GW_ADMIN_OK;
+
+	if (a->json)
+		r = print_json(c, to_json_array(v, n, size, f));
+	else
+		for (i = 0; i < n; i++)
+			line(c->out, (const char *)v + i * size);
+	free(v);
+	return r;
+}
+
+/* Units. */
 
 static int
 unit_add(struct ctx *c, struct args *a)
@@ -282,8 +425,6 @@ unit_add(struct ctx *c, struct args *a)
 	struct gw_actor ac = actor(c, a);
 	char msg[512];
 
-	if (a->id == NULL || a->name == NULL || a->form == NULL)
-		return -1;
 	snprintf(msg, sizeof(msg), "unit %s added", a->id);
 	return done(c, gw_unit_add(c->st, &ac, a->id, a->name, a->uscc), msg);
 }
@@ -300,7 +441,7 @@ unit_show(struct ctx *c, struct args *a)
 	if (r != 0)
 		return done(c, r, NULL);
 	if (a->json)
-		return print_json(c, unit_json(&u));
+		return print_json(c, to_json(&u, unit_fields));
 	when(u.agreement_at, t1, sizeof(t1));
 	when(u.authorized_at, t2, sizeof(t2));
 	when(u.created_at, t3, sizeof(t3));
@@ -318,33 +459,39 @@ unit_show(struct ctx *c, struct args *a)
 	return GW_ADMIN_OK;
 }
 
+static void
+unit_line(FILE *f, const void *p)
+{
+	const struct gw_unit *u = p;
+
+	fprintf(f, "%s\t%s\t%s\t%s\t%s\n", u->id, u->name,
+	    u->uscc[0] ? u->uscc : "-",
+	    u->agreement_at ? "agreement" : "no-agreement",
+	    u->authorized_at ? "authorised" : "not-authorised");
+}
+
 static int
 unit_list(struct ctx *c, struct args *a)
 {
 	struct gw_unit *v = NULL;
-	json_t *arr;
-	size_t n = 0, i;
+	size_t n = 0;
 	int r;
 
 	if ((r = gw_unit_list(c->st, a->query, ADMIN_LIST_MAX, &v, &n)) != 0)
 		return done(c, r, NULL);
-	if (a->json) {
-		arr = json_array();
-		for (i = 0; arr != NULL && i < n; i++)
-			json_array_append_new(arr, unit_json(&v[i]));
-		r = print_json(c, arr);
-	} else {
-		for (i = 0; i < n; i++)
-			fprintf(c->out, "%s\t%s\t%s\t%s\t%s\n", v[i].id,
-			    v[i].name, v[i].uscc[0] ? v[i].uscc : "-",
-			    v[i].agreement_at ? "agreement" : "no-agreement",
-			    v[i].authorized_at ? "authorised"
-			                       : "not-authorised");
-		r = GW_ADMIN_OK;
-	}
-	free(v);
-	return r;
+	return print_list(c, a, v, n, sizeof(*v), unit_fields, unit_line);
 }
+
+/* The counter acts on a unit: the model's function and what is printed. */
+static const struct {
+	int (*fn)(struct store *, const struct gw_actor *, const char *);
+	const char *what;
+} unit_acts[] = {
+	{ gw_unit_agreement, "agreement recorded" },
+	{ gw_unit_authorize, "hall authorised" },
+	{ gw_unit_revoke_authorization, "hall authorisation revoked" },
+	{ gw_unit_close, "closed; sessions of its operators revoked" },
+};
 
 static int
 unit_mark(struct ctx *c, struct args *a, int which)
@@ -353,20 +500,18 @@ unit_mark(struct ctx *c, struct args *a, int which)
 	char msg[512];
 	int r;
 
-	if (a->form == NULL)
-		return -1;
-	if (which == 0)
-		r = gw_unit_agreement(c->st, &ac, a->pos[0]);
-	else if (which == 1)
-		r = gw_unit_authorize(c->st, &ac, a->pos[0]);
-	else
-		r = gw_unit_revoke_authorization(c->st, &ac, a->pos[0]);
+	r = unit_acts[which].fn(c->st, &ac, a->pos[0]);
 	snprintf(msg, sizeof(msg), "unit %s: %s", a->pos[0],
-	    which == 0       ? "agreement recorded"
-	        : which == 1 ? "hall authorised"
-	                     : "hall authorisation revoked");
+	    unit_acts[which].what);
 	if (r == UK_ERR_ADMIN_UNIT_UNKNOWN)
 		return fail(c, r, "%s", a->pos[0]);
+	if (r == UK_ERR_POLICY_AGREEMENT)
+		return fail(c, r,
+		    "unit %s: sign the agreement (unit agreement) "
+		    "before the authorisation",
+		    a->pos[0]);
+	if (r == UK_ERR_ADMIN_INVALID && unit_acts[which].fn == gw_unit_close)
+		return fail(c, r, "unit %s is closed already", a->pos[0]);
 	return done(c, r, msg);
 }
 
@@ -388,49 +533,13 @@ unit_revoke(struct ctx *c, struct args *a)
 	return unit_mark(c, a, 2);
 }
 
+static int
+unit_close(struct ctx *c, struct args *a)
+{
+	return unit_mark(c, a, 3);
+}
+
 /* Operators. */
-
-static json_t *
-binding_json(const struct gw_binding *b)
-{
-	json_t *o = json_object();
-
-	if (o == NULL)
-		return NULL;
-	json_object_set_new(o, "sha256", json_string(b->sha256));
-	json_object_set_new(o, "issuer_serial", json_string(b->issuer_serial));
-	json_object_set_new(o, "subject", json_string(b->subject));
-	json_object_set_new(o, "not_after", jtime(b->not_after));
-	json_object_set_new(o, "source", json_string(b->source));
-	return o;
-}
-
-static json_t *
-operator_json(const struct gw_operator *op)
-{
-	json_t *o = json_object();
-
-	if (o == NULL)
-		return NULL;
-	json_object_set_new(o, "id", json_integer(op->id));
-	json_object_set_new(o, "login", json_string(op->login));
-	json_object_set_new(o, "unit", json_string(op->unit));
-	json_object_set_new(o, "name", json_string(op->name));
-	json_object_set_new(o, "resident_id", jstr(op->resident_id));
-	json_object_set_new(o, "phone", jstr(op->phone));
-	json_object_set_new(o, "wechat_bound",
-	    json_boolean(op->openid[0] != '\0'));
-	json_object_set_new(o, "roles", json_string(op->roles));
-	json_object_set_new(o, "status", json_string(op->status));
-	json_object_set_new(o, "has_password", json_boolean(op->has_password));
-	json_object_set_new(o, "password_temporary",
-	    json_boolean(op->pw_must_change));
-	json_object_set_new(o, "fail_count", json_integer(op->fail_count));
-	json_object_set_new(o, "frozen_until", jtime(op->frozen_until));
-	json_object_set_new(o, "created_at", jtime(op->created_at));
-	json_object_set_new(o, "left_at", jtime(op->left_at));
-	return o;
-}
 
 static int
 operator_add(struct ctx *c, struct args *a)
@@ -442,8 +551,7 @@ operator_add(struct ctx *c, struct args *a)
 	int64_t id = 0;
 	int r;
 
-	if (a->login == NULL || a->unit == NULL || a->name == NULL ||
-	    a->form == NULL || (a->temporary && a->password_fd < 0))
+	if (a->temporary && a->password_fd < 0)
 		return -1;
 	if (a->password_fd >= 0 &&
 	    (r = read_password(c, a, &pw)) != GW_ADMIN_OK)
@@ -473,7 +581,7 @@ operator_show(struct ctx *c, struct args *a)
 	struct gw_operator o;
 	struct gw_binding *b = NULL;
 	char t1[40], t2[40], t3[40];
-	json_t *j, *arr;
+	json_t *j;
 	size_t n = 0, i;
 	int r;
 
@@ -482,12 +590,10 @@ operator_show(struct ctx *c, struct args *a)
 	if ((r = gw_binding_list(c->st, o.id, 0, &b, &n)) != 0)
 		return done(c, r, NULL);
 	if (a->json) {
-		j = operator_json(&o);
-		arr = json_array();
-		for (i = 0; arr != NULL && i < n; i++)
-			json_array_append_new(arr, binding_json(&b[i]));
+		j = to_json(&o, operator_fields);
 		if (j != NULL)
-			json_object_set_new(j, "certificates", arr);
+			json_object_set_new(j, "certificates",
+			    to_json_array(b, n, sizeof(*b), binding_fields));
 		free(b);
 		return print_json(c, j);
 	}
@@ -514,31 +620,27 @@ operator_show(struct ctx *c, struct args *a)
 	return GW_ADMIN_OK;
 }
 
+static void
+operator_line(FILE *f, const void *p)
+{
+	const struct gw_operator *o = p;
+
+	fprintf(f, "%s\t%s\t%s\t%s\t%s\n", o->login, o->unit, o->name,
+	    o->roles[0] ? o->roles : "-", o->status);
+}
+
 static int
 operator_list(struct ctx *c, struct args *a)
 {
 	struct gw_operator *v = NULL;
-	json_t *arr;
-	size_t n = 0, i;
+	size_t n = 0;
 	int r;
 
 	if ((r = gw_operator_list(c->st, a->unit, a->query, ADMIN_LIST_MAX, &v,
 	         &n)) != 0)
 		return done(c, r, NULL);
-	if (a->json) {
-		arr = json_array();
-		for (i = 0; arr != NULL && i < n; i++)
-			json_array_append_new(arr, operator_json(&v[i]));
-		r = print_json(c, arr);
-	} else {
-		for (i = 0; i < n; i++)
-			fprintf(c->out, "%s\t%s\t%s\t%s\t%s\n", v[i].login,
-			    v[i].unit, v[i].name,
-			    v[i].roles[0] ? v[i].roles : "-", v[i].status);
-		r = GW_ADMIN_OK;
-	}
-	free(v);
-	return r;
+	return print_list(c, a, v, n, sizeof(*v), operator_fields,
+	    operator_line);
 }
 
 static int
@@ -549,8 +651,7 @@ operator_change(struct ctx *c, struct args *a)
 	char msg[512];
 	int r;
 
-	if (a->form == NULL ||
-	    (a->name == NULL && a->phone == NULL && a->roles == NULL))
+	if (a->name == NULL && a->phone == NULL && a->roles == NULL)
 		return -1;
 	if ((r = find_operator(c, a->pos[0], &o)) != GW_ADMIN_OK)
 		return r;
@@ -568,8 +669,6 @@ operator_leave(struct ctx *c, struct args *a)
 	char msg[512];
 	int r;
 
-	if (a->form == NULL)
-		return -1;
 	if ((r = find_operator(c, a->pos[0], &o)) != GW_ADMIN_OK)
 		return r;
 	snprintf(msg, sizeof(msg),
@@ -585,8 +684,6 @@ operator_unfreeze(struct ctx *c, struct args *a)
 	char msg[512];
 	int r;
 
-	if (a->form == NULL)
-		return -1;
 	if ((r = find_operator(c, a->pos[0], &o)) != GW_ADMIN_OK)
 		return r;
 	snprintf(msg, sizeof(msg), "operator %s unfrozen", o.login);
@@ -602,8 +699,6 @@ operator_reset(struct ctx *c, struct args *a)
 	char msg[512];
 	int r;
 
-	if (a->form == NULL || a->password_fd < 0)
-		return -1;
 	if ((r = find_operator(c, a->pos[0], &o)) != GW_ADMIN_OK)
 		return r;
 	if ((r = read_password(c, a, &pw)) != GW_ADMIN_OK)
@@ -627,8 +722,6 @@ operator_bind(struct ctx *c, struct args *a)
 	char msg[512];
 	int r;
 
-	if (a->form == NULL || a->cert == NULL)
-		return -1;
 	if ((r = find_operator(c, a->pos[0], &o)) != GW_ADMIN_OK)
 		return r;
 	if ((r = read_cert(c, a->cert, &der, &len)) != GW_ADMIN_OK)
@@ -647,8 +740,6 @@ operator_unbind(struct ctx *c, struct args *a)
 	char msg[512];
 	int r;
 
-	if (a->form == NULL || a->sha256 == NULL)
-		return -1;
 	r = gw_binding_remove(c->st, &ac, a->sha256);
 	if (r == UK_ERR_NOT_FOUND)
 		return fail(c, r, "no binding of certificate %s", a->sha256);
@@ -670,8 +761,6 @@ staff_add(struct ctx *c, struct args *a)
 
 	snprintf(msg, sizeof(msg), "staff %s added%s", a->login,
 	    a->cert != NULL ? " with a certificate" : "");
-	if (a->login == NULL || a->name == NULL || a->roles == NULL)
-		return -1;
 	if (a->cert != NULL &&
 	    (r = read_cert(c, a->cert, &der, &len)) != GW_ADMIN_OK)
 		return r;
@@ -692,42 +781,24 @@ out:
 	return done(c, r, msg);
 }
 
+static void
+staff_line(FILE *f, const void *p)
+{
+	const struct gw_staff *s = p;
+
+	fprintf(f, "%s\t%s\t%s\t%s\n", s->login, s->name, s->roles, s->status);
+}
+
 static int
 staff_list(struct ctx *c, struct args *a)
 {
 	struct gw_staff *v = NULL;
-	json_t *arr, *o;
-	size_t n = 0, i;
+	size_t n = 0;
 	int r;
 
 	if ((r = gw_staff_list(c->st, &v, &n)) != 0)
 		return done(c, r, NULL);
-	if (a->json) {
-		arr = json_array();
-		for (i = 0; arr != NULL && i < n; i++) {
-			if ((o = json_object()) == NULL)
-				continue;
-			json_object_set_new(o, "id", json_integer(v[i].id));
-			json_object_set_new(o, "login",
-			    json_string(v[i].login));
-			json_object_set_new(o, "name", json_string(v[i].name));
-			json_object_set_new(o, "roles",
-			    json_string(v[i].roles));
-			json_object_set_new(o, "status",
-			    json_string(v[i].status));
-			json_object_set_new(o, "created_at",
-			    jtime(v[i].created_at));
-			json_array_append_new(arr, o);
-		}
-		r = print_json(c, arr);
-	} else {
-		for (i = 0; i < n; i++)
-			fprintf(c->out, "%s\t%s\t%s\t%s\n", v[i].login,
-			    v[i].name, v[i].roles, v[i].status);
-		r = GW_ADMIN_OK;
-	}
-	free(v);
-	return r;
+	return print_list(c, a, v, n, sizeof(*v), staff_fields, staff_line);
 }
 
 static const struct cmd cmds[] = {
@@ -758,6 +829,10 @@ static const struct cmd cmds[] = {
 	    "usage: admin unit revoke-authorization ID --form F\n"
 	    "  Withdraws the online hall user authorisation.\n",
 	    unit_revoke },
+	{ "unit", "close", { O_FORM }, { O_FORM }, 1,
+	    "usage: admin unit close ID --form F\n"
+	    "  Closes a unit: its operators' sessions are revoked.\n",
+	    unit_close },
 	{ "operator", "add",
 	    { O_LOGIN, O_UNIT, O_NAME, O_RESIDENT, O_PHONE, O_ROLES, O_PWFD,
 	        O_TEMP, O_FORM },
@@ -836,37 +911,26 @@ usage_all(FILE *f)
 static const char *
 opt_name(int val)
 {
-	size_t i;
-
-	for (i = 0; all_opts[i].name != NULL; i++)
-		if (all_opts[i].val == val)
-			return all_opts[i].name;
-	return "?";
+	return val >= O_ID && val < O_ID + (int)NOPTS ? optdefs[val - O_ID].name
+	                                              : "?";
 }
 
-/* Whether option val was given. */
-static int
-given(const struct args *a, int val)
+/* Where struct args keeps option val. */
+static void *
+opt_field(struct args *a, int val)
 {
-	switch (val) {
-	case O_ID:
-		return a->id != NULL;
-	case O_NAME:
-		return a->name != NULL;
-	case O_FORM:
-		return a->form != NULL;
-	case O_LOGIN:
-		return a->login != NULL;
-	case O_UNIT:
-		return a->unit != NULL;
-	case O_ROLES:
-		return a->roles != NULL;
-	case O_PWFD:
-		return a->password_fd >= 0;
-	case O_CERT:
-		return a->cert != NULL;
-	case O_SHA:
-		return a->sha256 != NULL;
+	return (char *)a + optdefs[val - O_ID].off;
+}
+
+/* Whether option val was given (flags: always). */
+static int
+given(struct args *a, int val)
+{
+	switch (optdefs[val - O_ID].kind) {
+	case OPT_STR:
+		return *(const char **)opt_field(a, val) != NULL;
+	case OPT_FD:
+		return *(int *)opt_field(a, val) >= 0;
 	default:
 		return 1;
 	}
@@ -877,16 +941,23 @@ static int
 parse(struct ctx *c, const struct cmd *cmd, int argc, char **argv,
     struct args *a)
 {
-	const char *arg;
+	struct option lo[NOPTS + 1];
 	char *end;
 	long v;
 	int opt, i, ok;
 
 	memset(a, 0, sizeof(*a));
+	memset(lo, 0, sizeof(lo));
+	for (i = 0; i < (int)NOPTS; i++) {
+		lo[i].name = optdefs[i].name;
+		lo[i].has_arg = optdefs[i].kind == OPT_FLAG ? no_argument
+		                                            : required_argument;
+		lo[i].val = O_ID + i;
+	}
 	a->password_fd = -1;
 	optind = 0; /* GNU: start afresh */
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "", all_opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		if (opt == O_HELP) {
 			a->help = 1;
 			return 0;
@@ -900,63 +971,24 @@ parse(struct ctx *c, const struct cmd *cmd, int argc, char **argv,
 			    argv[optind - 1]);
 			return -1;
 		}
-		arg = optarg;
-		switch (opt) {
-		case O_ID:
-			a->id = arg;
+		switch (optdefs[opt - O_ID].kind) {
+		case OPT_STR:
+			*(const char **)opt_field(a, opt) = optarg;
 			break;
-		case O_NAME:
-			a->name = arg;
+		case OPT_FLAG:
+			*(int *)opt_field(a, opt) = 1;
 			break;
-		case O_USCC:
-			a->uscc = arg;
-			break;
-		case O_FORM:
-			a->form = arg;
-			break;
-		case O_QUERY:
-			a->query = arg;
-			break;
-		case O_LOGIN:
-			a->login = arg;
-			break;
-		case O_UNIT:
-			a->unit = arg;
-			break;
-		case O_RESIDENT:
-			a->resident_id = arg;
-			break;
-		case O_PHONE:
-			a->phone = arg;
-			break;
-		case O_ROLES:
-			a->roles = arg;
-			break;
-		case O_PWFD:
+		case OPT_FD:
 			errno = 0;
-			v = strtol(arg, &end, 10);
-			if (errno != 0 || end == arg || *end != '\0' || v < 0 ||
-			    v > 1023) {
+			v = strtol(optarg, &end, 10);
+			if (errno != 0 || end == optarg || *end != '\0' ||
+			    v < 0 || v > 1023) {
 				fail(c, UK_ERR_USAGE, "bad descriptor \"%s\"",
-				    arg);
+				    optarg);
 				return -1;
 			}
-			a->password_fd = (int)v;
+			*(int *)opt_field(a, opt) = (int)v;
 			break;
-		case O_TEMP:
-			a->temporary = 1;
-			break;
-		case O_CERT:
-			a->cert = arg;
-			break;
-		case O_SHA:
-			a->sha256 = arg;
-			break;
-		case O_JSON:
-			a->json = 1;
-			break;
-		default:
-			return -1;
 		}
 	}
 	for (i = 0; cmd->req[i] != 0; i++)

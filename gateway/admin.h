@@ -19,7 +19,9 @@ struct store;
  * read only from a descriptor (--password-fd N), never from argv. Commands:
  *   unit add --id ID --name NAME [--uscc CODE] --form F
  *   unit show ID [--json] | unit list [--query Q] [--json]
- *   unit agreement|authorize|revoke-authorization ID --form F
+ *   unit agreement|authorize|revoke-authorization|close ID --form F
+ *       (authorize only after agreement; close revokes the sessions of the
+ *       unit's operators)
  *   operator add --login L --unit U --name N [--resident-id X] [--phone P]
  *       [--roles "maker checker"] [--password-fd N [--temporary]] --form F
  *   operator show LOGIN [--json] | operator list [--unit U] [--query Q]

@@ -32,6 +32,11 @@
 
 static const char *const algs[] = { "ES256", "RS256", "PS256", "SM2" };
 
+struct gw_authcert;
+static int
+certcache_get(struct gw_authcert *ac, const unsigned char *der, size_t len,
+    const unsigned char md[32], X509 **x, char *subject, size_t sublen);
+
 void
 gw_authtoken_clear(struct gw_authtoken *t)
 {
@@ -91,8 +96,9 @@ opt_string(const json_t *j, const char *key, size_t max, char *out,
 /* Takes the token apart from its parsed JSON j (see gw_authtoken_parse);
  * detail says what was wrong. */
 static int
-authtoken_from_json(const json_t *j, struct gw_authtoken *out, char *detail,
-    size_t detlen)
+authtoken_from_json(struct gw_authcert *ac, const json_t *j,
+    struct gw_authtoken *out, unsigned char md[32], char *subject,
+    size_t sublen, int *hit, char *detail, size_t detlen)
 {
 	const char *fmt = NULL, *alg = NULL, *cert = NULL, *sig = NULL;
 	const unsigned char *p;
@@ -130,9 +136,21 @@ authtoken_from_json(const json_t *j, struct gw_authtoken *out, char *detail,
 		    GW_AUTHCERT_DER_MAX);
 		goto out;
 	}
+	*hit = 0;
+	if (ac != NULL) {
+		/* a certificate seen before and verified then: parsed once */
+		if (EVP_Digest(out->der, out->der_len, md, NULL, EVP_sha256(),
+		        NULL) != 1) {
+			r = UK_ERR_INTERNAL;
+			goto out;
+		}
+		*hit = certcache_get(ac, out->der, out->der_len, md, &out->cert,
+		    subject, sublen);
+	}
 	p = out->der;
-	if ((out->cert = d2i_X509(NULL, &p, (long)out->der_len)) == NULL ||
-	    p != out->der + out->der_len) {
+	if (!*hit &&
+	    ((out->cert = d2i_X509(NULL, &p, (long)out->der_len)) == NULL ||
+	        p != out->der + out->der_len)) {
 		snprintf(detail, detlen,
 		    "unverifiedCertificate is not one DER certificate");
 		goto out;
@@ -177,13 +195,14 @@ gw_authtoken_parse(const char *json, size_t len, struct gw_authtoken *out)
 {
 	json_t *j = NULL;
 	char detail[256];
-	int r = UK_ERR_AUTH_TOKEN_MALFORMED;
+	int r = UK_ERR_AUTH_TOKEN_MALFORMED, hit = 0;
 
 	memset(out, 0, sizeof(*out));
 	if (json == NULL ||
 	    json_parse_object(json, len, GW_AUTHTOKEN_MAX, &j) != 0)
 		goto out;
-	r = authtoken_from_json(j, out, detail, sizeof(detail));
+	r = authtoken_from_json(NULL, j, out, NULL, NULL, 0, &hit, detail,
+	    sizeof(detail));
 out:
 	json_decref(j);
 	return r;
@@ -215,6 +234,26 @@ struct vset {
 	struct vset *next;
 };
 
+/*
+ * Parsed certificates, so that a UKey that logs in again is not parsed
+ * again (d2i_X509 of a P-256 certificate costs about as much as two
+ * signature checks). Keyed by the SHA-256 of the DER (and the DER itself
+ * compared); only certificates whose chain verified go in, so that strangers
+ * cannot flush it; never SM2 ones. Entries hold a reference (X509_up_ref);
+ * a caller gets its own. Nothing about trust is cached: chain, time,
+ * revocation and the signature are checked at every login.
+ */
+#define CC_SIZE 256
+
+struct cc_entry {
+	unsigned char md[32];
+	unsigned char *der;
+	size_t len;
+	X509 *x; /* NULL: free slot */
+	char subject[256];
+	uint64_t used;
+};
+
 struct gw_authcert {
 	char *origin;
 	int ttl;
@@ -227,6 +266,9 @@ struct gw_authcert {
 	pthread_mutex_t lock;      /* guards pool */
 	struct vset *pool;         /* idle verifier pairs */
 	atomic_uint calls;         /* for the expired-challenge sweep */
+	pthread_mutex_t cclock;    /* guards cc and cctick */
+	struct cc_entry *cc;       /* CC_SIZE parsed certificates */
+	uint64_t cctick;
 };
 
 static void
@@ -321,6 +363,7 @@ void
 gw_authcert_free(struct gw_authcert *ac)
 {
 	struct vset *vs;
+	size_t i;
 
 	if (ac == NULL)
 		return;
@@ -329,6 +372,14 @@ gw_authcert_free(struct gw_authcert *ac)
 		vset_free(vs);
 	}
 	pthread_mutex_destroy(&ac->lock);
+	if (ac->cc != NULL) {
+		for (i = 0; i < CC_SIZE; i++) {
+			X509_free(ac->cc[i].x);
+			free(ac->cc[i].der);
+		}
+		pthread_mutex_destroy(&ac->cclock);
+		free(ac->cc);
+	}
 	free(ac->origin);
 	free(ac->ocsp_url);
 	X509_free(ac->own_root);
@@ -408,6 +459,13 @@ gw_authcert_new(struct store *st, const struct gw_authcert_conf *conf,
 		goto out;
 	}
 	atomic_init(&ac->calls, 0);
+	if ((ac->cc = calloc(CC_SIZE, sizeof(*ac->cc))) == NULL)
+		goto out;
+	if (pthread_mutex_init(&ac->cclock, NULL) != 0) {
+		free(ac->cc);
+		ac->cc = NULL;
+		goto out;
+	}
 	ac->ttl = conf->challenge_ttl > 0 ? conf->challenge_ttl : 300;
 	if ((ac->origin = strdup(conf->origin)) == NULL ||
 	    (conf->ocsp_url != NULL &&
@@ -460,6 +518,82 @@ out:
 	return r;
 }
 
+/* ---- parsed certificates ---- */
+
+/* Looks der (digest md) up: on a hit *x is a new reference to the parsed
+ * certificate (the caller frees it), its subject is copied into subject
+ * (when not NULL) and 1 is returned; else 0. */
+static int
+certcache_get(struct gw_authcert *ac, const unsigned char *der, size_t len,
+    const unsigned char md[32], X509 **x, char *subject, size_t sublen)
+{
+	struct cc_entry *e;
+	size_t i;
+	int hit = 0;
+
+	pthread_mutex_lock(&ac->cclock);
+	for (i = 0; i < CC_SIZE; i++) {
+		e = &ac->cc[i];
+		if (e->x == NULL || e->len != len ||
+		    memcmp(e->md, md, 32) != 0 || memcmp(e->der, der, len) != 0)
+			continue;
+		if (X509_up_ref(e->x) != 1)
+			break;
+		*x = e->x;
+		if (subject != NULL && sublen > 0)
+			snprintf(subject, sublen, "%s", e->subject);
+		e->used = ++ac->cctick;
+		hit = 1;
+		break;
+	}
+	pthread_mutex_unlock(&ac->cclock);
+	return hit;
+}
+
+/* Keeps a reference to the token's certificate x (DER der, digest md,
+ * subject text), whose chain has verified, evicting the least recently
+ * used. Out of memory or an SM2 key: not kept. */
+static void
+certcache_put(struct gw_authcert *ac, const unsigned char *der, size_t len,
+    const unsigned char md[32], X509 *x, const char *subject)
+{
+	struct cc_entry *e, *lru;
+	EVP_PKEY *pk = X509_get0_pubkey(x);
+	unsigned char *copy = NULL;
+	size_t i;
+
+	if (pk == NULL || EVP_PKEY_is_a(pk, "SM2") ||
+	    (copy = malloc(len)) == NULL)
+		return;
+	memcpy(copy, der, len);
+	pthread_mutex_lock(&ac->cclock);
+	lru = &ac->cc[0];
+	for (i = 0; i < CC_SIZE; i++) {
+		e = &ac->cc[i];
+		if (e->x != NULL && e->len == len &&
+		    memcmp(e->md, md, 32) == 0 && memcmp(e->der, der, len) == 0)
+			goto out; /* another thread was quicker */
+		if (e->x == NULL || e->used < lru->used)
+			lru = e;
+		if (e->x == NULL)
+			break;
+	}
+	if (X509_up_ref(x) != 1)
+		goto out;
+	X509_free(lru->x);
+	free(lru->der);
+	memcpy(lru->md, md, 32);
+	lru->der = copy;
+	copy = NULL; /* transferred */
+	lru->len = len;
+	lru->x = x;
+	snprintf(lru->subject, sizeof(lru->subject), "%s", subject);
+	lru->used = ++ac->cctick;
+out:
+	pthread_mutex_unlock(&ac->cclock);
+	free(copy);
+}
+
 /* ---- challenges ---- */
 
 static int
@@ -479,7 +613,7 @@ gw_challenge_new(struct gw_authcert *ac, struct store *st, const char *browser,
 {
 	unsigned char raw[32];
 	char nh[65], bh[65], *b64 = NULL;
-	int r;
+	int r, own = 0;
 
 	nonce[0] = '\0';
 	if (browser == NULL || browser[0] == '\0')
@@ -493,6 +627,13 @@ gw_challenge_new(struct gw_authcert *ac, struct store *st, const char *browser,
 	if ((r = sha256_hex(b64, nh)) != 0 ||
 	    (r = sha256_hex(browser, bh)) != 0)
 		goto out;
+	/* A challenge lost in a power failure only means the page asks for
+	 * another: no fsync of its own (STORE_TX_WRITE_RELAXED). */
+	if (!store_in_transaction(st)) {
+		if ((r = store_begin(st, STORE_TX_WRITE_RELAXED)) != 0)
+			goto out;
+		own = 1;
+	}
 	/* now and then, the expired ones go */
 	if ((atomic_fetch_add(&ac->calls, 1) & 63) == 0 &&
 	    (r = store_exec(st, NULL,
@@ -503,9 +644,16 @@ gw_challenge_new(struct gw_authcert *ac, struct store *st, const char *browser,
 	         "expires_at) VALUES (?, ?, ?)",
 	         "tti", nh, bh, now + (int64_t)ac->ttl)) != 0)
 		goto out;
+	if (own && (r = store_commit(st)) != 0) {
+		own = 0;
+		goto out;
+	}
+	own = 0;
 	memcpy(nonce, b64, 45);
 	r = 0;
 out:
+	if (own)
+		store_rollback(st);
 	free(b64);
 	OPENSSL_cleanse(raw, sizeof(raw));
 	return r;
@@ -520,17 +668,37 @@ challenge_take(struct store *st, const char *nonce, const char *browser,
 	struct store_res *sr = NULL;
 	const char *have;
 	char nh[65], bh[65];
-	int r;
+	int r, own = 0;
 
 	*code = UK_ERR_CHALLENGE_UNKNOWN;
 	if ((r = sha256_hex(nonce, nh)) != 0 ||
 	    (r = sha256_hex(browser != NULL ? browser : "", bh)) != 0)
 		goto out;
+	/*
+	 * Without the caller's transaction, a relaxed one of its own: the
+	 * write lock is not held across the checks and signatures that follow,
+	 * and no fsync is spent here. The delete becomes durable with the
+	 * next durable commit, which for an accepted login is the caller's
+	 * session and audit row (on both backends a durable commit makes
+	 * every earlier commit durable). Lost in a power failure before that,
+	 * the challenge comes back, but only for a login that was refused or
+	 * never finished.
+	 */
+	if (!store_in_transaction(st)) {
+		if ((r = store_begin(st, STORE_TX_WRITE_RELAXED)) != 0)
+			goto out;
+		own = 1;
+	}
 	if ((r = store_exec(st, &sr,
 	         "DELETE FROM challenges WHERE nonce_hash = ? "
 	         "RETURNING browser_hash, expires_at",
 	         "t", nh)) != 0)
 		goto out;
+	if (own) {
+		own = 0;
+		if ((r = store_commit(st)) != 0)
+			goto out;
+	}
 	if (store_res_rows(sr) != 1) {
 		snprintf(res->detail, sizeof(res->detail),
 		    "no such challenge (used, expired or never issued)");
@@ -551,6 +719,8 @@ challenge_take(struct store *st, const char *nonce, const char *browser,
 	}
 	*code = 0;
 out:
+	if (own)
+		store_rollback(st);
 	store_res_free(sr);
 	return r;
 }
@@ -788,15 +958,16 @@ principal(struct store *st, const char *sha, int64_t now, int *code,
 
 /* The certificate's subject (RFC 2253) and SHA-256 into res. */
 static void
-describe(const struct gw_authtoken *t, struct gw_authcert_result *res)
+describe(const struct gw_authtoken *t, const unsigned char md[32],
+    struct gw_authcert_result *res)
 {
-	unsigned char md[32];
-	BIO *b = BIO_new(BIO_s_mem());
+	BIO *b = NULL;
 	int n;
 
-	if (EVP_Digest(t->der, t->der_len, md, NULL, EVP_sha256(), NULL) == 1)
-		hex_encode(md, sizeof(md), res->sha256);
-	if (b != NULL &&
+	hex_encode(md, 32, res->sha256);
+	if (res->subject[0] != '\0')
+		return; /* from the cache */
+	if ((b = BIO_new(BIO_s_mem())) != NULL &&
 	    X509_NAME_print_ex(b, X509_get_subject_name(t->cert), 0,
 	        XN_FLAG_RFC2253) >= 0 &&
 	    (n = BIO_read(b, res->subject, sizeof(res->subject) - 1)) > 0)
@@ -810,10 +981,10 @@ gw_authcert_verify_nonce(struct gw_authcert *ac, struct store *st,
     int64_t now, struct gw_identity *id, struct gw_authcert_result *res)
 {
 	struct gw_authtoken tok;
-	unsigned char tbs[64];
+	unsigned char tbs[64], md[32];
 	json_t *j = NULL;
 	const char *jn = NULL;
-	int r = 0, code = UK_ERR_AUTH_TOKEN_MALFORMED, v;
+	int r = 0, code = UK_ERR_AUTH_TOKEN_MALFORMED, v, hit = 0;
 
 	memset(&tok, 0, sizeof(tok));
 	memset(res, 0, sizeof(*res));
@@ -835,17 +1006,21 @@ gw_authcert_verify_nonce(struct gw_authcert *ac, struct store *st,
 	         &code, res)) != 0 ||
 	    code != 0)
 		goto out;
-	if ((code = authtoken_from_json(j, &tok, res->detail,
+	if ((code = authtoken_from_json(ac, j, &tok, md, res->subject,
+	         sizeof(res->subject), &hit, res->detail,
 	         sizeof(res->detail))) != 0) {
-		if (code == UK_ERR_NOMEM)
+		if (code == UK_ERR_NOMEM || code == UK_ERR_INTERNAL)
 			r = code;
 		goto out;
 	}
-	describe(&tok, res);
+	describe(&tok, md, res);
 	if ((r = cert_check(ac, st, tok.cert, res->sha256, now, &code, res)) !=
 	        0 ||
 	    code != 0)
 		goto out;
+	if (!hit)
+		certcache_put(ac, tok.der, tok.der_len, md, tok.cert,
+		    res->subject);
 	if (tok.has_origin && strcmp(tok.origin, ac->origin) != 0) {
 		code = UK_ERR_AUTH_TOKEN_ORIGIN;
 		snprintf(res->detail, sizeof(res->detail),

@@ -217,4 +217,10 @@ int gw_model_audit(struct store *st, const struct gw_actor *a,
  * (caller frees), NULL when out of memory. */
 char *gw_model_like(const char *q);
 
+/* Closes unit id (form required): status "closed" and every session of its
+ * operators revoked. UK_ERR_ADMIN_INVALID when it is closed already. (And
+ * gw_unit_authorize answers UK_ERR_POLICY_AGREEMENT for a unit that has not
+ * signed the agreement.) */
+int gw_unit_close(struct store *st, const struct gw_actor *a, const char *id);
+
 #endif

@@ -1,5 +1,6 @@
 /* gateway/model_binding.c: which certificate logs in as which operator or staff account: explicit bindings and our own CA's issued certificates. */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,84 @@ out:
 	return r;
 }
 
+/*
+ * The facts of certificates parsed before, by SHA-256 of the DER (and the
+ * DER compared): a login through our CA's implicit binding would parse the
+ * certificate from the certs table every time (d2i_X509 of a P-256
+ * certificate costs about two signature checks). The facts are a function
+ * of the DER alone, so they never go stale. Process-wide, bounded, least
+ * recently used out.
+ */
+#define FACTS_CACHE 128
+
+struct facts_entry {
+	unsigned char md[32];
+	unsigned char *der; /* NULL: free slot */
+	size_t len;
+	struct cert_facts f;
+	uint64_t used;
+};
+
+static pthread_mutex_t facts_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct facts_entry facts_cache[FACTS_CACHE];
+static uint64_t facts_tick;
+
+/* Copies the cached facts of der (digest md) into *f: 1, or 0 if none. */
+static int
+facts_get(const unsigned char *der, size_t len, const unsigned char md[32],
+    struct cert_facts *f)
+{
+	struct facts_entry *e;
+	size_t i;
+	int hit = 0;
+
+	pthread_mutex_lock(&facts_lock);
+	for (i = 0; i < FACTS_CACHE; i++) {
+		e = &facts_cache[i];
+		if (e->der == NULL || e->len != len ||
+		    memcmp(e->md, md, 32) != 0 || memcmp(e->der, der, len) != 0)
+			continue;
+		*f = e->f;
+		e->used = ++facts_tick;
+		hit = 1;
+		break;
+	}
+	pthread_mutex_unlock(&facts_lock);
+	return hit;
+}
+
+/* Keeps the facts of der (digest md); out of memory: not kept. */
+static void
+facts_put(const unsigned char *der, size_t len, const unsigned char md[32],
+    const struct cert_facts *f)
+{
+	struct facts_entry *e, *lru;
+	unsigned char *copy;
+	size_t i;
+
+	if ((copy = malloc(len)) == NULL)
+		return;
+	memcpy(copy, der, len);
+	pthread_mutex_lock(&facts_lock);
+	lru = &facts_cache[0];
+	for (i = 0; i < FACTS_CACHE; i++) {
+		e = &facts_cache[i];
+		if (e->der == NULL) {
+			lru = e;
+			break;
+		}
+		if (e->used < lru->used)
+			lru = e;
+	}
+	free(lru->der);
+	memcpy(lru->md, md, 32);
+	lru->der = copy;
+	lru->len = len;
+	lru->f = *f;
+	lru->used = ++facts_tick;
+	pthread_mutex_unlock(&facts_lock);
+}
+
 /* Parses der and fills *f. Returns 0 or UK_ERR_CERT_MALFORMED. */
 static int
 cert_facts(const unsigned char *der, size_t len, struct cert_facts *f)
@@ -79,13 +158,17 @@ cert_facts(const unsigned char *der, size_t len, struct cert_facts *f)
 	memset(f, 0, sizeof(*f));
 	if (der == NULL || len == 0 || len > GW_CERT_MAX)
 		goto out;
-	if ((x = d2i_X509(NULL, &p, (long)len)) == NULL || p != der + len)
-		goto out;
 	if (EVP_Digest(der, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
 	    mdlen != 32) {
 		r = UK_ERR_INTERNAL;
 		goto out;
 	}
+	if (facts_get(der, len, md, f)) {
+		r = 0;
+		goto out;
+	}
+	if ((x = d2i_X509(NULL, &p, (long)len)) == NULL || p != der + len)
+		goto out;
 	hex_encode(md, 32, f->sha256);
 	if ((bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL)) ==
 	        NULL ||
@@ -103,6 +186,7 @@ cert_facts(const unsigned char *der, size_t len, struct cert_facts *f)
 	if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) != 1)
 		goto out;
 	f->not_after = (int64_t)timegm(&tm);
+	facts_put(der, len, md, f);
 	r = 0;
 out:
 	OPENSSL_free(hex);

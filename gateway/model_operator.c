@@ -1,5 +1,4 @@
 /* gateway/model_operator.c: unit operators in the store: registration, changes, leaving, passwords, freezes, WeChat binding, sessions. */
-#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,10 +10,8 @@
 #include "common/secret.h"
 #include "common/store.h"
 #include "gateway/model.h"
+#include "gateway/model_int.h"
 #include "gateway/pwhash.h"
-
-/* Most rows a list returns. */
-#define GW_LIST_CAP 10000
 
 static struct gw_pwhash_params pw_params;
 static int pw_params_set;
@@ -40,54 +37,28 @@ pwhash_params(void)
 	return &pw_params;
 }
 
-static void
-copy(char *dst, size_t n, const char *src)
-{
-	snprintf(dst, n, "%s", src != NULL ? src : "");
-}
-
-/* Lower-cases (ASCII) src into dst of size n. */
-static void
-lower(char *dst, size_t n, const char *src)
-{
-	size_t i;
-
-	for (i = 0; src[i] != '\0' && i + 1 < n; i++)
-		dst[i] = (char)tolower((unsigned char)src[i]);
-	dst[i] = '\0';
-}
-
-/* Upper-cases (ASCII) src into dst of size n. */
-static void
-upper(char *dst, size_t n, const char *src)
-{
-	size_t i;
-
-	for (i = 0; src[i] != '\0' && i + 1 < n; i++)
-		dst[i] = (char)toupper((unsigned char)src[i]);
-	dst[i] = '\0';
-}
-
 #define OP_COLS                                                                \
 	"id, login, unit_id, name, resident_id, phone, wechat_openid, roles, " \
 	"status, pw_hash IS NOT NULL, pw_must_change, fail_count, fail_day, "  \
 	"frozen_until, created_at, left_at"
 
 static void
-op_row(const struct store_res *res, size_t i, struct gw_operator *o)
+op_row(const struct store_res *res, size_t i, void *out)
 {
+	struct gw_operator *o = out;
 	const char *has = store_res_text(res, i, 9);
 
 	memset(o, 0, sizeof(*o));
 	o->id = store_res_int(res, i, 0);
-	copy(o->login, sizeof(o->login), store_res_text(res, i, 1));
-	copy(o->unit, sizeof(o->unit), store_res_text(res, i, 2));
-	copy(o->name, sizeof(o->name), store_res_text(res, i, 3));
-	copy(o->resident_id, sizeof(o->resident_id), store_res_text(res, i, 4));
-	copy(o->phone, sizeof(o->phone), store_res_text(res, i, 5));
-	copy(o->openid, sizeof(o->openid), store_res_text(res, i, 6));
-	copy(o->roles, sizeof(o->roles), store_res_text(res, i, 7));
-	copy(o->status, sizeof(o->status), store_res_text(res, i, 8));
+	gw_model_copy(o->login, sizeof(o->login), store_res_text(res, i, 1));
+	gw_model_copy(o->unit, sizeof(o->unit), store_res_text(res, i, 2));
+	gw_model_copy(o->name, sizeof(o->name), store_res_text(res, i, 3));
+	gw_model_copy(o->resident_id, sizeof(o->resident_id),
+	    store_res_text(res, i, 4));
+	gw_model_copy(o->phone, sizeof(o->phone), store_res_text(res, i, 5));
+	gw_model_copy(o->openid, sizeof(o->openid), store_res_text(res, i, 6));
+	gw_model_copy(o->roles, sizeof(o->roles), store_res_text(res, i, 7));
+	gw_model_copy(o->status, sizeof(o->status), store_res_text(res, i, 8));
 	/* SQLite answers 1/0, PostgreSQL t/f */
 	o->has_password = has != NULL && (has[0] == '1' || has[0] == 't');
 	o->pw_must_change = store_res_int(res, i, 10) != 0;
@@ -109,21 +80,11 @@ op_lock(struct store *st, int64_t id, struct gw_operator *o)
 	         "SELECT " OP_COLS " FROM operators WHERE id = ? FOR UPDATE",
 	         "i", id)) != 0)
 		goto out;
-	if (store_res_rows(res) != 1) {
+	if ((r = gw_model_one(res, op_row, o)) == UK_ERR_NOT_FOUND)
 		r = UK_ERR_ADMIN_OPERATOR_UNKNOWN;
-		goto out;
-	}
-	op_row(res, 0, o);
-	r = 0;
 out:
 	store_res_free(res);
 	return r;
-}
-
-static void
-op_subject(char *buf, size_t n, const struct gw_operator *o)
-{
-	snprintf(buf, n, "operator:%s", o->login);
 }
 
 /* Checks a resident ID and writes it normalised (capital X) to out. */
@@ -135,50 +96,31 @@ resident_norm(const char *in, char out[19])
 		return 0;
 	if (gw_resident_id_valid(in) != 0)
 		return UK_ERR_ADMIN_INVALID;
-	upper(out, 19, in);
+	gw_model_upper(out, 19, in);
 	return 0;
 }
 
-int
-gw_operator_add(struct store *st, const struct gw_actor *a,
-    const struct gw_operator_new *op, int64_t *id_out)
-{
-	struct store_res *res = NULL;
+/* The operator gw_operator_add registers, checked and normalised, and where
+ * its id goes. */
+struct op_new {
+	const struct gw_operator_new *op;
 	char login_lc[GW_LOGIN_MAX + 1], login_uc[GW_LOGIN_MAX + 1];
 	char rid[19], rid_lc[19], roles[GW_ROLES_MAX + 1];
-	char subject[GW_LOGIN_MAX + 16];
-	char *phc = NULL;
-	int64_t now, id;
-	int own = 0, r;
+	const char *phc; /* the password's hash; NULL: none */
+	int64_t *id_out; /* NULL: not wanted */
+};
 
-	if (id_out != NULL)
-		*id_out = 0;
-	if ((r = gw_model_actor(a, 1)) != 0)
-		goto out;
-	r = UK_ERR_ADMIN_INVALID;
-	if (op == NULL || gw_login_valid(op->login) != 0 || op->unit == NULL ||
-	    op->name == NULL || *op->name == '\0' ||
-	    strlen(op->name) > GW_NAME_MAX)
-		goto out;
-	if (resident_norm(op->resident_id, rid) != 0)
-		goto out;
-	if (op->phone != NULL && *op->phone != '\0' &&
-	    gw_phone_valid(op->phone) != 0)
-		goto out;
-	if (gw_roles_normalise(op->roles != NULL ? op->roles : "", 0, roles) !=
-	    0)
-		goto out;
-	lower(login_lc, sizeof(login_lc), op->login);
-	upper(login_uc, sizeof(login_uc), op->login);
-	lower(rid_lc, sizeof(rid_lc), rid);
-	if (op->password != NULL) {
-		if ((r = gw_password_policy(op->password, op->login, rid)) != 0)
-			goto out;
-		if ((r = gw_pwhash(pwhash_params(), op->password, &phc)) != 0)
-			goto out;
-	}
-	if ((r = gw_model_begin(st, &own)) != 0)
-		goto out;
+static int
+op_insert(struct store *st, const struct gw_actor *a, void *arg,
+    struct gw_model_entry *e)
+{
+	struct op_new *n = arg;
+	const struct gw_operator_new *op = n->op;
+	struct store_res *res = NULL;
+	int64_t now, id;
+	int r;
+
+	(void)a;
 	if ((r = store_exec(st, &res, "SELECT id FROM units WHERE id = ?", "t",
 	         op->unit)) != 0)
 		goto out;
@@ -193,8 +135,8 @@ gw_operator_add(struct store *st, const struct gw_actor *a,
 	if ((r = store_exec(st, &res,
 	         "SELECT count(*) FROM operators WHERE login_lc = ? OR "
 	         "resident_id = ? OR login_lc = ? OR resident_id = ?",
-	         "tttt", login_lc, login_uc, rid[0] ? rid_lc : NULL,
-	         rid[0] ? rid : NULL)) != 0)
+	         "tttt", n->login_lc, n->login_uc, n->rid[0] ? n->rid_lc : NULL,
+	         n->rid[0] ? n->rid : NULL)) != 0)
 		goto out;
 	if (store_res_int(res, 0, 0) != 0) {
 		r = UK_ERR_ADMIN_LOGIN_TAKEN;
@@ -208,29 +150,75 @@ gw_operator_add(struct store *st, const struct gw_actor *a,
 	    "resident_id, phone, roles, status, pw_hash, pw_must_change, "
 	    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?) "
 	    "RETURNING id",
-	    "ttttttttii", op->login, login_lc, op->unit, op->name,
-	    rid[0] ? rid : NULL,
-	    op->phone != NULL && *op->phone != '\0' ? op->phone : NULL, roles,
-	    phc, (int64_t)(phc != NULL && op->must_change), now);
+	    "ttttttttii", op->login, n->login_lc, op->unit, op->name,
+	    n->rid[0] ? n->rid : NULL,
+	    op->phone != NULL && *op->phone != '\0' ? op->phone : NULL,
+	    n->roles, n->phc, (int64_t)(n->phc != NULL && op->must_change),
+	    now);
 	if (r == UK_ERR_EXISTS)
 		r = UK_ERR_ADMIN_LOGIN_TAKEN;
 	if (r != 0)
 		goto out;
 	id = store_res_int(res, 0, 0);
-	if (phc != NULL &&
+	if (n->phc != NULL &&
 	    (r = store_exec(st, NULL,
 	         "UPDATE operators SET pw_changed_at = ? WHERE id = ?", "ii",
 	         now, id)) != 0)
 		goto out;
+	if (n->id_out != NULL)
+		*n->id_out = id;
+	e->event = "admin.operator.add";
+	snprintf(e->subject, sizeof(e->subject), "operator:%s", op->login);
+	e->key = "unit";
+	e->value = op->unit;
+out:
+	store_res_free(res);
+	return r;
+}
+
+int
+gw_operator_add(struct store *st, const struct gw_actor *a,
+    const struct gw_operator_new *op, int64_t *id_out)
+{
+	struct op_new n;
+	char *phc = NULL;
+	int r;
+
 	if (id_out != NULL)
-		*id_out = id;
-	snprintf(subject, sizeof(subject), "operator:%s", op->login);
-	r = gw_model_audit(st, a, "admin.operator.add", subject, "unit",
-	    op->unit);
+		*id_out = 0;
+	if ((r = gw_model_actor(a, 1)) != 0)
+		goto out;
+	memset(&n, 0, sizeof(n));
+	n.op = op;
+	n.id_out = id_out;
+	r = UK_ERR_ADMIN_INVALID;
+	if (op == NULL || gw_login_valid(op->login) != 0 || op->unit == NULL ||
+	    op->name == NULL || *op->name == '\0' ||
+	    strlen(op->name) > GW_NAME_MAX)
+		goto out;
+	if (resident_norm(op->resident_id, n.rid) != 0)
+		goto out;
+	if (op->phone != NULL && *op->phone != '\0' &&
+	    gw_phone_valid(op->phone) != 0)
+		goto out;
+	if (gw_roles_normalise(op->roles != NULL ? op->roles : "", 0,
+	        n.roles) != 0)
+		goto out;
+	gw_model_lower(n.login_lc, sizeof(n.login_lc), op->login);
+	gw_model_upper(n.login_uc, sizeof(n.login_uc), op->login);
+	gw_model_lower(n.rid_lc, sizeof(n.rid_lc), n.rid);
+	if (op->password != NULL) {
+		if ((r = gw_password_policy(op->password, op->login, n.rid)) !=
+		    0)
+			goto out;
+		if ((r = gw_pwhash(pwhash_params(), op->password, &phc)) != 0)
+			goto out;
+	}
+	n.phc = phc;
+	r = gw_model_change(st, a, op_insert, &n);
 out:
 	free(phc);
-	store_res_free(res);
-	return gw_model_end(st, own, r);
+	return r;
 }
 
 int
@@ -245,12 +233,7 @@ gw_operator_get(struct store *st, int64_t id, struct gw_operator *out)
 	         "SELECT " OP_COLS " FROM operators WHERE id = ?", "i", id)) !=
 	    0)
 		goto out;
-	if (store_res_rows(res) != 1) {
-		r = UK_ERR_NOT_FOUND;
-		goto out;
-	}
-	op_row(res, 0, out);
-	r = 0;
+	r = gw_model_one(res, op_row, out);
 out:
 	store_res_free(res);
 	return r;
@@ -270,19 +253,14 @@ gw_operator_find(struct store *st, const char *login_or_id,
 		r = UK_ERR_NOT_FOUND;
 		goto out;
 	}
-	lower(lc, sizeof(lc), login_or_id);
-	upper(uc, sizeof(uc), login_or_id);
+	gw_model_lower(lc, sizeof(lc), login_or_id);
+	gw_model_upper(uc, sizeof(uc), login_or_id);
 	if ((r = store_exec(st, &res,
 	         "SELECT " OP_COLS " FROM operators WHERE login_lc = ? OR "
 	         "resident_id = ? ORDER BY id LIMIT 2",
 	         "tt", lc, uc)) != 0)
 		goto out;
-	if (store_res_rows(res) != 1) {
-		r = UK_ERR_NOT_FOUND;
-		goto out;
-	}
-	op_row(res, 0, out);
-	r = 0;
+	r = gw_model_one(res, op_row, out);
 out:
 	store_res_free(res);
 	return r;
@@ -293,9 +271,8 @@ gw_operator_list(struct store *st, const char *unit, const char *q, size_t max,
     struct gw_operator **out, size_t *n)
 {
 	struct store_res *res = NULL;
-	struct gw_operator *v = NULL;
 	char *pat = NULL;
-	size_t i, rows;
+	void *v = NULL;
 	int r = UK_ERR_INPUT;
 
 	if (out != NULL)
@@ -320,75 +297,122 @@ gw_operator_list(struct store *st, const char *unit, const char *q, size_t max,
 	         "ORDER BY unit_id, login_lc LIMIT ?",
 	         "tttttti", unit, unit, pat, pat, pat, pat, (int64_t)max)) != 0)
 		goto out;
-	rows = store_res_rows(res);
-	if (rows > 0 && (v = calloc(rows, sizeof(*v))) == NULL) {
-		r = UK_ERR_NOMEM;
+	if ((r = gw_model_rows(res, op_row, sizeof(**out), &v, n)) != 0)
 		goto out;
-	}
-	for (i = 0; i < rows; i++)
-		op_row(res, i, &v[i]);
-	*out = v;
-	*n = rows;
-	v = NULL; /* transferred */
-	r = 0;
+	*out = v; /* transferred */
 out:
-	free(v);
 	free(pat);
 	store_res_free(res);
 	return r;
+}
+
+/* A change to one operator, done on o, the locked row; sets the audit
+ * detail (e->key, e->value). */
+typedef int op_apply_fn(struct store *st, const struct gw_operator *o,
+    const void *arg, struct gw_model_entry *e);
+
+/* What op_run runs: the operator, the audit event and the change. */
+struct op_run_arg {
+	int64_t id;
+	const char *event;
+	op_apply_fn *apply;
+	const void *arg;
+	struct gw_operator o; /* the locked row, for the audit detail */
+};
+
+static int
+op_run_apply(struct store *st, const struct gw_actor *a, void *arg,
+    struct gw_model_entry *e)
+{
+	struct op_run_arg *ra = arg;
+	int r;
+
+	(void)a;
+	if ((r = op_lock(st, ra->id, &ra->o)) != 0)
+		return r;
+	if (strcmp(ra->o.status, "left") == 0)
+		return UK_ERR_ADMIN_OPERATOR_LEFT;
+	if ((r = ra->apply(st, &ra->o, ra->arg, e)) != 0)
+		return r;
+	e->event = ra->event;
+	snprintf(e->subject, sizeof(e->subject), "operator:%s", ra->o.login);
+	return 0;
+}
+
+/* Runs one change to operator id with its audit row (event): locks the row,
+ * refuses an operator who left (UK_ERR_ADMIN_OPERATOR_LEFT), then
+ * apply(st, o, arg, e). The actor is checked by the caller. */
+static int
+op_run(struct store *st, const struct gw_actor *a, int64_t id,
+    const char *event, op_apply_fn *apply, const void *arg)
+{
+	struct op_run_arg ra;
+
+	memset(&ra, 0, sizeof(ra));
+	ra.id = id;
+	ra.event = event;
+	ra.apply = apply;
+	ra.arg = arg;
+	return gw_model_change(st, a, op_run_apply, &ra);
+}
+
+/* The new name, phone and roles (NULL: unchanged), and which changed. */
+struct op_fields {
+	const char *name, *phone, *roles;
+	char what[32];
+};
+
+static int
+op_change_apply(struct store *st, const struct gw_operator *o, const void *arg,
+    struct gw_model_entry *e)
+{
+	const struct op_fields *f = arg;
+	int r;
+
+	if (f->name != NULL &&
+	    (r = store_exec(st, NULL,
+	         "UPDATE operators SET name = ? WHERE id = ?", "ti", f->name,
+	         o->id)) != 0)
+		return r;
+	if (f->phone != NULL &&
+	    (r = store_exec(st, NULL,
+	         "UPDATE operators SET phone = ? WHERE id = ?", "ti",
+	         *f->phone != '\0' ? f->phone : NULL, o->id)) != 0)
+		return r;
+	if (f->roles != NULL &&
+	    (r = store_exec(st, NULL,
+	         "UPDATE operators SET roles = ? WHERE id = ?", "ti", f->roles,
+	         o->id)) != 0)
+		return r;
+	e->key = "changed";
+	e->value = f->what;
+	return 0;
 }
 
 int
 gw_operator_change(struct store *st, const struct gw_actor *a, int64_t id,
     const char *name, const char *phone, const char *roles)
 {
-	struct gw_operator o;
-	char subject[GW_LOGIN_MAX + 16], norm[GW_ROLES_MAX + 1], what[32];
-	int own = 0, r;
+	struct op_fields f = { name, phone, NULL, "" };
+	char norm[GW_ROLES_MAX + 1];
+	int r;
 
-	what[0] = '\0';
 	if ((r = gw_model_actor(a, 1)) != 0)
-		goto out;
-	r = UK_ERR_ADMIN_INVALID;
+		return r;
 	if (name != NULL && (*name == '\0' || strlen(name) > GW_NAME_MAX))
-		goto out;
+		return UK_ERR_ADMIN_INVALID;
 	if (phone != NULL && *phone != '\0' && gw_phone_valid(phone) != 0)
-		goto out;
+		return UK_ERR_ADMIN_INVALID;
 	if (roles != NULL && gw_roles_normalise(roles, 0, norm) != 0)
-		goto out;
+		return UK_ERR_ADMIN_INVALID;
 	if (name == NULL && phone == NULL && roles == NULL)
-		goto out;
-	snprintf(what, sizeof(what), "%s%s%s", name != NULL ? "name " : "",
+		return UK_ERR_ADMIN_INVALID;
+	if (roles != NULL)
+		f.roles = norm;
+	snprintf(f.what, sizeof(f.what), "%s%s%s", name != NULL ? "name " : "",
 	    phone != NULL ? "phone " : "", roles != NULL ? "roles " : "");
-	what[strlen(what) - 1] = '\0';
-	if ((r = gw_model_begin(st, &own)) != 0)
-		goto out;
-	if ((r = op_lock(st, id, &o)) != 0)
-		goto out;
-	if (strcmp(o.status, "left") == 0) {
-		r = UK_ERR_ADMIN_OPERATOR_LEFT;
-		goto out;
-	}
-	if (name != NULL &&
-	    (r = store_exec(st, NULL,
-	         "UPDATE operators SET name = ? WHERE id = ?", "ti", name,
-	         id)) != 0)
-		goto out;
-	if (phone != NULL &&
-	    (r = store_exec(st, NULL,
-	         "UPDATE operators SET phone = ? WHERE id = ?", "ti",
-	         *phone != '\0' ? phone : NULL, id)) != 0)
-		goto out;
-	if (roles != NULL &&
-	    (r = store_exec(st, NULL,
-	         "UPDATE operators SET roles = ? WHERE id = ?", "ti", norm,
-	         id)) != 0)
-		goto out;
-	op_subject(subject, sizeof(subject), &o);
-	r = gw_model_audit(st, a, "admin.operator.change", subject, "changed",
-	    what);
-out:
-	return gw_model_end(st, own, r);
+	f.what[strlen(f.what) - 1] = '\0';
+	return op_run(st, a, id, "admin.operator.change", op_change_apply, &f);
 }
 
 int
@@ -403,36 +427,34 @@ gw_sessions_revoke_all(struct store *st, const char *kind, int64_t principal_id,
 	    "iti", now, kind, principal_id);
 }
 
-int
-gw_operator_leave(struct store *st, const struct gw_actor *a, int64_t id)
+static int
+op_leave_apply(struct store *st, const struct gw_operator *o, const void *arg,
+    struct gw_model_entry *e)
 {
-	struct gw_operator o;
-	char subject[GW_LOGIN_MAX + 16];
-	int64_t now = (int64_t)time(NULL);
-	int own = 0, r;
+	int64_t now = *(const int64_t *)arg;
+	int r;
 
-	if ((r = gw_model_actor(a, 1)) != 0)
-		goto out;
-	if ((r = gw_model_begin(st, &own)) != 0)
-		goto out;
-	if ((r = op_lock(st, id, &o)) != 0)
-		goto out;
-	if (strcmp(o.status, "left") == 0) {
-		r = UK_ERR_ADMIN_OPERATOR_LEFT;
-		goto out;
-	}
 	if ((r = store_exec(st, NULL,
 	         "UPDATE operators SET status = 'left', left_at = ? "
 	         "WHERE id = ?",
-	         "ii", now, id)) != 0)
-		goto out;
-	if ((r = gw_sessions_revoke_all(st, GW_KIND_OPERATOR, id, now)) != 0)
-		goto out;
-	op_subject(subject, sizeof(subject), &o);
-	r = gw_model_audit(st, a, "admin.operator.leave", subject, "unit",
-	    o.unit);
-out:
-	return gw_model_end(st, own, r);
+	         "ii", now, o->id)) != 0)
+		return r;
+	if ((r = gw_sessions_revoke_all(st, GW_KIND_OPERATOR, o->id, now)) != 0)
+		return r;
+	e->key = "unit";
+	e->value = o->unit;
+	return 0;
+}
+
+int
+gw_operator_leave(struct store *st, const struct gw_actor *a, int64_t id)
+{
+	int64_t now = (int64_t)time(NULL);
+	int r;
+
+	if ((r = gw_model_actor(a, 1)) != 0)
+		return r;
+	return op_run(st, a, id, "admin.operator.leave", op_leave_apply, &now);
 }
 
 /* Whether actor who is "operator:<login>" for this operator. */
@@ -443,15 +465,42 @@ is_self(const char *who, const struct gw_operator *o)
 	    strcasecmp(who + 9, o->login) == 0;
 }
 
+/* A new password's hash and whether it is temporary. */
+struct op_password {
+	const char *phc;
+	int must_change;
+};
+
+static int
+op_password_apply(struct store *st, const struct gw_operator *o,
+    const void *arg, struct gw_model_entry *e)
+{
+	const struct op_password *p = arg;
+	int64_t now = (int64_t)time(NULL);
+	int r;
+
+	if ((r = store_exec(st, NULL,
+	         "UPDATE operators SET pw_hash = ?, pw_must_change = ?, "
+	         "pw_changed_at = ?, fail_count = 0, frozen_until = 0 "
+	         "WHERE id = ?",
+	         "tiii", p->phc, (int64_t)(p->must_change != 0), now, o->id)) !=
+	    0)
+		return r;
+	if ((r = gw_sessions_revoke_all(st, GW_KIND_OPERATOR, o->id, now)) != 0)
+		return r;
+	e->key = "temporary";
+	e->value = p->must_change ? "yes" : "no";
+	return 0;
+}
+
 int
 gw_operator_set_password(struct store *st, const struct gw_actor *a, int64_t id,
     const struct secret *pw, int must_change)
 {
-	struct gw_operator o, now_o;
-	char subject[GW_LOGIN_MAX + 16];
+	struct gw_operator o;
+	struct op_password p = { NULL, must_change };
 	char *phc = NULL;
-	int64_t now;
-	int own = 0, r;
+	int r;
 
 	if ((r = gw_model_actor(a, 0)) != 0)
 		goto out;
@@ -475,88 +524,51 @@ gw_operator_set_password(struct store *st, const struct gw_actor *a, int64_t id,
 		goto out;
 	if ((r = gw_pwhash(pwhash_params(), pw, &phc)) != 0)
 		goto out;
-	if ((r = gw_model_begin(st, &own)) != 0)
-		goto out;
-	if ((r = op_lock(st, id, &now_o)) != 0)
-		goto out;
-	if (strcmp(now_o.status, "left") == 0) {
-		r = UK_ERR_ADMIN_OPERATOR_LEFT;
-		goto out;
-	}
-	now = (int64_t)time(NULL);
-	if ((r = store_exec(st, NULL,
-	         "UPDATE operators SET pw_hash = ?, pw_must_change = ?, "
-	         "pw_changed_at = ?, fail_count = 0, frozen_until = 0 "
-	         "WHERE id = ?",
-	         "tiii", phc, (int64_t)(must_change != 0), now, id)) != 0)
-		goto out;
-	if ((r = gw_sessions_revoke_all(st, GW_KIND_OPERATOR, id, now)) != 0)
-		goto out;
-	op_subject(subject, sizeof(subject), &now_o);
-	r = gw_model_audit(st, a, "admin.operator.set_password", subject,
-	    "temporary", must_change ? "yes" : "no");
+	p.phc = phc;
+	r = op_run(st, a, id, "admin.operator.set_password", op_password_apply,
+	    &p);
 out:
 	free(phc);
-	return gw_model_end(st, own, r);
+	return r;
+}
+
+static int
+op_unfreeze_apply(struct store *st, const struct gw_operator *o,
+    const void *arg, struct gw_model_entry *e)
+{
+	(void)arg;
+	(void)e;
+	return store_exec(st, NULL,
+	    "UPDATE operators SET fail_count = 0, frozen_until = 0 "
+	    "WHERE id = ?",
+	    "i", o->id);
 }
 
 int
 gw_operator_unfreeze(struct store *st, const struct gw_actor *a, int64_t id)
 {
-	struct gw_operator o;
-	char subject[GW_LOGIN_MAX + 16];
-	int own = 0, r;
+	int r;
 
 	if ((r = gw_model_actor(a, 1)) != 0)
-		goto out;
-	if ((r = gw_model_begin(st, &own)) != 0)
-		goto out;
-	if ((r = op_lock(st, id, &o)) != 0)
-		goto out;
-	if (strcmp(o.status, "left") == 0) {
-		r = UK_ERR_ADMIN_OPERATOR_LEFT;
-		goto out;
-	}
-	if ((r = store_exec(st, NULL,
-	         "UPDATE operators SET fail_count = 0, frozen_until = 0 "
-	         "WHERE id = ?",
-	         "i", id)) != 0)
-		goto out;
-	op_subject(subject, sizeof(subject), &o);
-	r = gw_model_audit(st, a, "admin.operator.unfreeze", subject, NULL,
+		return r;
+	return op_run(st, a, id, "admin.operator.unfreeze", op_unfreeze_apply,
 	    NULL);
-out:
-	return gw_model_end(st, own, r);
 }
 
-int
-gw_operator_bind_openid(struct store *st, const struct gw_actor *a, int64_t id,
-    const char *openid)
+static int
+op_openid_apply(struct store *st, const struct gw_operator *o, const void *arg,
+    struct gw_model_entry *e)
 {
+	const char *openid = arg;
 	struct store_res *res = NULL;
-	struct gw_operator o;
-	char subject[GW_LOGIN_MAX + 16];
-	int own = 0, r;
+	int r;
 
-	if ((r = gw_model_actor(a, 0)) != 0)
-		goto out;
-	if (openid != NULL && (*openid == '\0' || strlen(openid) > 128)) {
-		r = UK_ERR_ADMIN_INVALID;
-		goto out;
-	}
-	if ((r = gw_model_begin(st, &own)) != 0)
-		goto out;
-	if ((r = op_lock(st, id, &o)) != 0)
-		goto out;
-	if (strcmp(o.status, "left") == 0) {
-		r = UK_ERR_ADMIN_OPERATOR_LEFT;
-		goto out;
-	}
+	(void)e;
 	if (openid != NULL) {
 		if ((r = store_exec(st, &res,
 		         "SELECT count(*) FROM operators WHERE "
 		         "wechat_openid = ? AND id <> ?",
-		         "ti", openid, id)) != 0)
+		         "ti", openid, o->id)) != 0)
 			goto out;
 		if (store_res_int(res, 0, 0) != 0) {
 			r = UK_ERR_ADMIN_LOGIN_TAKEN;
@@ -565,17 +577,26 @@ gw_operator_bind_openid(struct store *st, const struct gw_actor *a, int64_t id,
 	}
 	r = store_exec(st, NULL,
 	    "UPDATE operators SET wechat_openid = ? WHERE id = ?", "ti", openid,
-	    id);
+	    o->id);
 	if (r == UK_ERR_EXISTS)
 		r = UK_ERR_ADMIN_LOGIN_TAKEN;
-	if (r != 0)
-		goto out;
-	op_subject(subject, sizeof(subject), &o);
-	r = gw_model_audit(st, a,
-	    openid != NULL ? "admin.operator.bind_openid"
-	                   : "admin.operator.unbind_openid",
-	    subject, NULL, NULL);
 out:
 	store_res_free(res);
-	return gw_model_end(st, own, r);
+	return r;
+}
+
+int
+gw_operator_bind_openid(struct store *st, const struct gw_actor *a, int64_t id,
+    const char *openid)
+{
+	int r;
+
+	if ((r = gw_model_actor(a, 0)) != 0)
+		return r;
+	if (openid != NULL && (*openid == '\0' || strlen(openid) > 128))
+		return UK_ERR_ADMIN_INVALID;
+	return op_run(st, a, id,
+	    openid != NULL ? "admin.operator.bind_openid"
+	                   : "admin.operator.unbind_openid",
+	    op_openid_apply, openid);
 }

@@ -12,9 +12,7 @@
 #include "common/errors.h"
 #include "common/store.h"
 #include "gateway/model.h"
-
-/* Most rows any list returns. */
-#define GW_LIST_CAP 10000
+#include "gateway/model_int.h"
 
 int
 gw_model_begin(struct store *st, int *own)
@@ -92,11 +90,74 @@ out:
 	return r;
 }
 
-/* Copies src (NULL: "") into dst of size n, truncating. */
-static void
-copy(char *dst, size_t n, const char *src)
+void
+gw_model_copy(char *dst, size_t n, const char *src)
 {
 	snprintf(dst, n, "%s", src != NULL ? src : "");
+}
+
+void
+gw_model_lower(char *dst, size_t n, const char *src)
+{
+	size_t i;
+
+	for (i = 0; src[i] != '\0' && i + 1 < n; i++)
+		dst[i] = (char)tolower((unsigned char)src[i]);
+	dst[i] = '\0';
+}
+
+void
+gw_model_upper(char *dst, size_t n, const char *src)
+{
+	size_t i;
+
+	for (i = 0; src[i] != '\0' && i + 1 < n; i++)
+		dst[i] = (char)toupper((unsigned char)src[i]);
+	dst[i] = '\0';
+}
+
+int
+gw_model_one(const struct store_res *res, gw_model_row_fn *row, void *out)
+{
+	if (store_res_rows(res) != 1)
+		return UK_ERR_NOT_FOUND;
+	row(res, 0, out);
+	return 0;
+}
+
+int
+gw_model_rows(const struct store_res *res, gw_model_row_fn *row, size_t size,
+    void **out, size_t *n)
+{
+	size_t i, rows = store_res_rows(res);
+	unsigned char *v = NULL;
+
+	*out = NULL;
+	*n = 0;
+	if (rows > 0 && (v = calloc(rows, size)) == NULL)
+		return UK_ERR_NOMEM;
+	for (i = 0; i < rows; i++)
+		row(res, i, v + i * size);
+	*out = v; /* transferred */
+	*n = rows;
+	return 0;
+}
+
+int
+gw_model_change(struct store *st, const struct gw_actor *a,
+    gw_model_apply_fn *apply, void *arg)
+{
+	struct gw_model_entry e;
+	int own = 0, r;
+
+	memset(&e, 0, sizeof(e));
+	if ((r = gw_model_begin(st, &own)) != 0)
+		goto out;
+	if ((r = apply(st, a, arg, &e)) != 0)
+		goto out;
+	r = gw_model_audit(st, a, e.event, e.subject, e.key, e.value);
+out:
+	return gw_model_end(st, own, r);
 }
 
 #define UNIT_COLS                                                              \
@@ -106,54 +167,44 @@ copy(char *dst, size_t n, const char *src)
 	"c.status = 'active' AND c.not_after > ?)"
 
 static void
-unit_row(const struct store_res *res, size_t i, struct gw_unit *u)
+unit_row(const struct store_res *res, size_t i, void *out)
 {
+	struct gw_unit *u = out;
+
 	memset(u, 0, sizeof(*u));
-	copy(u->id, sizeof(u->id), store_res_text(res, i, 0));
-	copy(u->name, sizeof(u->name), store_res_text(res, i, 1));
-	copy(u->uscc, sizeof(u->uscc), store_res_text(res, i, 2));
-	copy(u->status, sizeof(u->status), store_res_text(res, i, 3));
+	gw_model_copy(u->id, sizeof(u->id), store_res_text(res, i, 0));
+	gw_model_copy(u->name, sizeof(u->name), store_res_text(res, i, 1));
+	gw_model_copy(u->uscc, sizeof(u->uscc), store_res_text(res, i, 2));
+	gw_model_copy(u->status, sizeof(u->status), store_res_text(res, i, 3));
 	u->agreement_at = store_res_int(res, i, 4);
-	copy(u->agreement_form, sizeof(u->agreement_form),
+	gw_model_copy(u->agreement_form, sizeof(u->agreement_form),
 	    store_res_text(res, i, 5));
 	u->authorized_at = store_res_int(res, i, 6);
-	copy(u->authorized_form, sizeof(u->authorized_form),
+	gw_model_copy(u->authorized_form, sizeof(u->authorized_form),
 	    store_res_text(res, i, 7));
 	u->created_at = store_res_int(res, i, 8);
 	u->active_certs = (int)store_res_int(res, i, 9);
 }
 
-int
-gw_unit_add(struct store *st, const struct gw_actor *a, const char *id,
-    const char *name, const char *uscc)
-{
-	struct store_res *res = NULL;
-	char code[19], subject[GW_LOGIN_MAX + 8];
-	int own = 0, r;
-	size_t i;
+/* The unit gw_unit_add registers. */
+struct unit_new {
+	const char *id, *name;
+	const char *uscc; /* normalised; NULL when none */
+};
 
-	code[0] = '\0';
-	if ((r = gw_model_actor(a, 0)) != 0)
-		goto out;
-	r = UK_ERR_ADMIN_INVALID;
-	if (gw_login_valid(id) != 0 || name == NULL || *name == '\0' ||
-	    strlen(name) > GW_NAME_MAX)
-		goto out;
-	if (uscc != NULL && *uscc != '\0') {
-		if (strlen(uscc) != 18)
-			goto out;
-		for (i = 0; i < 18; i++)
-			code[i] = (char)toupper((unsigned char)uscc[i]);
-		code[18] = '\0';
-		if (gw_uscc_valid(code) != 0)
-			goto out;
-	}
-	if ((r = gw_model_begin(st, &own)) != 0)
-		goto out;
+static int
+unit_insert(struct store *st, const struct gw_actor *a, void *arg,
+    struct gw_model_entry *e)
+{
+	const struct unit_new *u = arg;
+	struct store_res *res = NULL;
+	int r;
+
+	(void)a;
 	if ((r = store_exec(st, &res,
 	         "SELECT count(*) FROM units WHERE lower(id) = lower(?) OR "
 	         "uscc = ?",
-	         "tt", id, code[0] != '\0' ? code : NULL)) != 0)
+	         "tt", u->id, u->uscc)) != 0)
 		goto out;
 	if (store_res_int(res, 0, 0) != 0) {
 		r = UK_ERR_EXISTS;
@@ -162,14 +213,39 @@ gw_unit_add(struct store *st, const struct gw_actor *a, const char *id,
 	if ((r = store_exec(st, NULL,
 	         "INSERT INTO units (id, name, uscc, status, created_at) "
 	         "VALUES (?, ?, ?, 'active', ?)",
-	         "ttti", id, name, code[0] != '\0' ? code : NULL,
-	         (int64_t)time(NULL))) != 0)
+	         "ttti", u->id, u->name, u->uscc, (int64_t)time(NULL))) != 0)
 		goto out;
-	snprintf(subject, sizeof(subject), "unit:%s", id);
-	r = gw_model_audit(st, a, "admin.unit.add", subject, "name", name);
+	e->event = "admin.unit.add";
+	snprintf(e->subject, sizeof(e->subject), "unit:%s", u->id);
+	e->key = "name";
+	e->value = u->name;
 out:
 	store_res_free(res);
-	return gw_model_end(st, own, r);
+	return r;
+}
+
+int
+gw_unit_add(struct store *st, const struct gw_actor *a, const char *id,
+    const char *name, const char *uscc)
+{
+	struct unit_new u = { id, name, NULL };
+	char code[19];
+	int r;
+
+	if ((r = gw_model_actor(a, 0)) != 0)
+		return r;
+	if (gw_login_valid(id) != 0 || name == NULL || *name == '\0' ||
+	    strlen(name) > GW_NAME_MAX)
+		return UK_ERR_ADMIN_INVALID;
+	if (uscc != NULL && *uscc != '\0') {
+		if (strlen(uscc) != 18)
+			return UK_ERR_ADMIN_INVALID;
+		gw_model_upper(code, sizeof(code), uscc);
+		if (gw_uscc_valid(code) != 0)
+			return UK_ERR_ADMIN_INVALID;
+		u.uscc = code;
+	}
+	return gw_model_change(st, a, unit_insert, &u);
 }
 
 int
@@ -184,12 +260,7 @@ gw_unit_get(struct store *st, const char *id, struct gw_unit *out)
 	         "SELECT " UNIT_COLS " FROM units u WHERE u.id = ?", "it",
 	         (int64_t)time(NULL), id)) != 0)
 		goto out;
-	if (store_res_rows(res) != 1) {
-		r = UK_ERR_NOT_FOUND;
-		goto out;
-	}
-	unit_row(res, 0, out);
-	r = 0;
+	r = gw_model_one(res, unit_row, out);
 out:
 	store_res_free(res);
 	return r;
@@ -219,9 +290,8 @@ gw_unit_list(struct store *st, const char *q, size_t max, struct gw_unit **out,
     size_t *n)
 {
 	struct store_res *res = NULL;
-	struct gw_unit *v = NULL;
 	char *pat = NULL;
-	size_t i, rows;
+	void *v = NULL;
 	int r = UK_ERR_INPUT;
 
 	if (out != NULL)
@@ -245,87 +315,135 @@ gw_unit_list(struct store *st, const char *q, size_t max, struct gw_unit **out,
 	         "ittti", (int64_t)time(NULL), pat, pat, pat, (int64_t)max)) !=
 	    0)
 		goto out;
-	rows = store_res_rows(res);
-	if (rows > 0 && (v = calloc(rows, sizeof(*v))) == NULL) {
-		r = UK_ERR_NOMEM;
+	if ((r = gw_model_rows(res, unit_row, sizeof(**out), &v, n)) != 0)
 		goto out;
-	}
-	for (i = 0; i < rows; i++)
-		unit_row(res, i, &v[i]);
-	*out = v;
-	*n = rows;
-	v = NULL; /* transferred */
-	r = 0;
+	*out = v; /* transferred */
 out:
-	free(v);
 	free(pat);
 	store_res_free(res);
 	return r;
 }
 
-/* Sets the agreement (which 0) or the authorisation (1) of unit id to the
- * actor's form and now, or clears the authorisation (2). */
-static int
-unit_mark(struct store *st, const struct gw_actor *a, const char *id, int which)
-{
-	static const char *const events[] = { "admin.unit.agreement",
-		"admin.unit.authorize", "admin.unit.revoke_authorization" };
-	static const char *const sql[] = {
-		"UPDATE units SET agreement_at = ?, agreement_form = ? "
-		"WHERE id = ?",
-		"UPDATE units SET authorized_at = ?, authorized_form = ? "
-		"WHERE id = ?",
-		"UPDATE units SET authorized_at = NULL, authorized_form = NULL "
-		"WHERE id = ?",
-	};
-	struct store_res *res = NULL;
-	char subject[GW_LOGIN_MAX + 8];
-	int own = 0, r;
+/* The counter acts on a unit, in the order of unit_acts. */
+enum unit_act { UNIT_AGREEMENT, UNIT_AUTHORIZE, UNIT_REVOKE, UNIT_CLOSE };
 
-	if ((r = gw_model_actor(a, 1)) != 0)
-		goto out;
-	if (id == NULL) {
-		r = UK_ERR_INPUT;
-		goto out;
-	}
-	if ((r = gw_model_begin(st, &own)) != 0)
-		goto out;
+/* Each act's audit event and update; stamped: the update takes the time and
+ * the form before the unit id. */
+static const struct {
+	const char *event, *sql;
+	int stamped;
+} unit_acts[] = {
+	{ "admin.unit.agreement",
+	    "UPDATE units SET agreement_at = ?, agreement_form = ? "
+	    "WHERE id = ?",
+	    1 },
+	{ "admin.unit.authorize",
+	    "UPDATE units SET authorized_at = ?, authorized_form = ? "
+	    "WHERE id = ?",
+	    1 },
+	{ "admin.unit.revoke_authorization",
+	    "UPDATE units SET authorized_at = NULL, authorized_form = NULL "
+	    "WHERE id = ?",
+	    0 },
+	{ "admin.unit.close", "UPDATE units SET status = 'closed' WHERE id = ?",
+	    0 },
+};
+
+/* An act on a unit: its id and which. */
+struct unit_mark_arg {
+	const char *id;
+	enum unit_act act;
+};
+
+/* Locks the unit, checks the act may be done (authorisation after the
+ * agreement; a unit is closed once) and does it. */
+static int
+unit_mark_apply(struct store *st, const struct gw_actor *a, void *arg,
+    struct gw_model_entry *e)
+{
+	const struct unit_mark_arg *m = arg;
+	struct store_res *res = NULL;
+	const char *status;
+	int64_t now = (int64_t)time(NULL);
+	int r;
+
 	if ((r = store_exec(st, &res,
-	         "SELECT id FROM units WHERE id = ? FOR UPDATE", "t", id)) != 0)
+	         "SELECT agreement_at, status FROM units WHERE id = ? "
+	         "FOR UPDATE",
+	         "t", m->id)) != 0)
 		goto out;
 	if (store_res_rows(res) != 1) {
 		r = UK_ERR_ADMIN_UNIT_UNKNOWN;
 		goto out;
 	}
-	if (which < 2)
-		r = store_exec(st, NULL, sql[which], "itt", (int64_t)time(NULL),
-		    a->form, id);
+	if (m->act == UNIT_AUTHORIZE &&
+	    (store_res_isnull(res, 0, 0) || store_res_int(res, 0, 0) == 0)) {
+		r = UK_ERR_POLICY_AGREEMENT;
+		goto out;
+	}
+	status = store_res_text(res, 0, 1);
+	if (m->act == UNIT_CLOSE && status != NULL &&
+	    strcmp(status, "closed") == 0) {
+		r = UK_ERR_ADMIN_INVALID;
+		goto out;
+	}
+	if (unit_acts[m->act].stamped)
+		r = store_exec(st, NULL, unit_acts[m->act].sql, "itt", now,
+		    a->form, m->id);
 	else
-		r = store_exec(st, NULL, sql[which], "t", id);
+		r = store_exec(st, NULL, unit_acts[m->act].sql, "t", m->id);
 	if (r != 0)
 		goto out;
-	snprintf(subject, sizeof(subject), "unit:%s", id);
-	r = gw_model_audit(st, a, events[which], subject, NULL, NULL);
+	if (m->act == UNIT_CLOSE &&
+	    (r = store_exec(st, NULL,
+	         "UPDATE sessions SET revoked_at = ? WHERE kind = ? AND "
+	         "revoked_at IS NULL AND principal_id IN "
+	         "(SELECT id FROM operators WHERE unit_id = ?)",
+	         "itt", now, GW_KIND_OPERATOR, m->id)) != 0)
+		goto out;
+	e->event = unit_acts[m->act].event;
+	snprintf(e->subject, sizeof(e->subject), "unit:%s", m->id);
 out:
 	store_res_free(res);
-	return gw_model_end(st, own, r);
+	return r;
+}
+
+/* Does act on unit id: the form is required. */
+static int
+unit_mark(struct store *st, const struct gw_actor *a, const char *id,
+    enum unit_act act)
+{
+	struct unit_mark_arg m = { id, act };
+	int r;
+
+	if ((r = gw_model_actor(a, 1)) != 0)
+		return r;
+	if (id == NULL)
+		return UK_ERR_INPUT;
+	return gw_model_change(st, a, unit_mark_apply, &m);
 }
 
 int
 gw_unit_agreement(struct store *st, const struct gw_actor *a, const char *id)
 {
-	return unit_mark(st, a, id, 0);
+	return unit_mark(st, a, id, UNIT_AGREEMENT);
 }
 
 int
 gw_unit_authorize(struct store *st, const struct gw_actor *a, const char *id)
 {
-	return unit_mark(st, a, id, 1);
+	return unit_mark(st, a, id, UNIT_AUTHORIZE);
 }
 
 int
 gw_unit_revoke_authorization(struct store *st, const struct gw_actor *a,
     const char *id)
 {
-	return unit_mark(st, a, id, 2);
+	return unit_mark(st, a, id, UNIT_REVOKE);
+}
+
+int
+gw_unit_close(struct store *st, const struct gw_actor *a, const char *id)
+{
+	return unit_mark(st, a, id, UNIT_CLOSE);
 }

@@ -1,10 +1,12 @@
 /* gateway/policy.c: the route policy: the routes file parser, longest-prefix matching and the access decision. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/errors.h"
 #include "common/fileio.h"
+#include "common/log.h"
 #include "gateway/policy.h"
 
 struct gw_policy {
@@ -498,4 +500,75 @@ gw_policy_check(const struct gw_rule *rule, const struct gw_identity *id,
 	        id->cert_sig_at > now + 60))
 		return UK_ERR_POLICY_STEP_UP;
 	return 0;
+}
+
+/* --- audit rows of anonymous refusals, limited --- */
+
+#define AUDIT_SLOTS 1024
+
+static pthread_mutex_t audit_mu = PTHREAD_MUTEX_INITIALIZER;
+/* Guarded by audit_mu. A slot is one address's count in one minute; an
+ * address hashing to a slot another holds takes it over (the total still
+ * bounds what a crowd of addresses can write). */
+static struct {
+	char ip[64];
+	int64_t minute;
+	unsigned n;
+	int warned;
+} audit_slot[AUDIT_SLOTS];
+static int64_t audit_minute;
+static unsigned audit_total;
+
+void
+gw_policy_audit_reset(void)
+{
+	pthread_mutex_lock(&audit_mu);
+	memset(audit_slot, 0, sizeof(audit_slot));
+	audit_minute = 0;
+	audit_total = 0;
+	pthread_mutex_unlock(&audit_mu);
+}
+
+int
+gw_policy_audit_anon(const char *ip, int64_t now)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	int64_t minute = now / 60;
+	const char *p;
+	int yes = 0, warn = 0;
+	size_t i;
+
+	if (ip == NULL)
+		ip = "-";
+	for (p = ip; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	i = h % AUDIT_SLOTS;
+	pthread_mutex_lock(&audit_mu);
+	if (audit_minute != minute) {
+		audit_minute = minute;
+		audit_total = 0;
+	}
+	if (audit_slot[i].minute != minute ||
+	    strcmp(audit_slot[i].ip, ip) != 0) {
+		snprintf(audit_slot[i].ip, sizeof(audit_slot[i].ip), "%s", ip);
+		audit_slot[i].minute = minute;
+		audit_slot[i].n = 0;
+		audit_slot[i].warned = 0;
+	}
+	if (audit_slot[i].n < GW_POLICY_AUDIT_PER_IP &&
+	    audit_total < GW_POLICY_AUDIT_TOTAL) {
+		audit_slot[i].n++;
+		audit_total++;
+		yes = 1;
+	} else if (!audit_slot[i].warned) {
+		audit_slot[i].warned = 1;
+		warn = 1;
+	}
+	pthread_mutex_unlock(&audit_mu);
+	if (warn)
+		uk_log(UK_LOG_WARN,
+		    "policy refusals without a session from %s: no more audit "
+		    "rows this minute (limit %d per address, %d in all)",
+		    ip, GW_POLICY_AUDIT_PER_IP, GW_POLICY_AUDIT_TOTAL);
+	return yes;
 }

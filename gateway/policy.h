@@ -108,6 +108,26 @@ int gw_policy_match(const struct gw_policy *p, const char *path,
 int gw_policy_check(const struct gw_rule *rule, const struct gw_identity *id,
     int64_t now);
 
+/*
+ * Whether a refusal of a request made without a session (no cookie, an
+ * expired or revoked one, or a route no rule covers) from client address
+ * ip at now (UTC seconds) gets its audit row ("policy.refused"). Refusals
+ * of a session are always audited: they name who was refused. Anonymous
+ * ones are what a flood produces, and each row is a write (and a link in
+ * the hash chain, which serialises writers), so they are audited up to
+ * GW_POLICY_AUDIT_PER_IP a minute per address and GW_POLICY_AUDIT_TOTAL a
+ * minute for the process; past that the refusal is still answered, without
+ * a row and so without an event number, and one log line per address and
+ * minute says that rows were left out. Thread-safe (process-wide state).
+ * Returns 1 to audit, 0 not to.
+ */
+#define GW_POLICY_AUDIT_PER_IP 30
+#define GW_POLICY_AUDIT_TOTAL 1200
+int gw_policy_audit_anon(const char *ip, int64_t now);
+
+/* Clears the state of gw_policy_audit_anon (tests). */
+void gw_policy_audit_reset(void);
+
 /* 1 when the space-separated list roles holds role, else 0. */
 int gw_roles_has(const char *roles, const char *role);
 

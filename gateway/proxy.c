@@ -529,7 +529,7 @@ on_body(char *b, size_t size, size_t n, void *ud)
 		x->head = 0;
 	}
 	if (x->head + x->len + len > x->cap) {
-		size_t nc = x->cap ? x->cap : 65536;
+		size_t nc = x->cap ? x->cap : 4096;
 
 		while (nc < x->head + x->len + len)
 			nc *= 2;
@@ -630,10 +630,35 @@ reader_free(void *cls)
 	xfer_free(x);
 }
 
+/* Adds the pairs of extra to resp, but none whose name the upstream's
+ * answer (x, may be NULL) already has, nor Content-Type or Cache-Control
+ * when skip_own (the error pages set their own). */
+static void
+add_extra(struct MHD_Response *resp, const struct px_xfer *x,
+    const char *const *extra, int skip_own)
+{
+	size_t i, k;
+
+	for (i = 0; extra != NULL && extra[i] != NULL && extra[i + 1] != NULL;
+	     i += 2) {
+		int have = 0;
+
+		if (skip_own &&
+		    (strcasecmp(extra[i], "content-type") == 0 ||
+		        strcasecmp(extra[i], "cache-control") == 0))
+			continue;
+		for (k = 0; x != NULL && k < x->nhdrs && !have; k++)
+			have = strcasecmp(x->hdrs[k].name, extra[i]) == 0;
+		if (!have && is_token(extra[i]) && value_ok(extra[i + 1]))
+			(void)MHD_add_response_header(resp, extra[i],
+			    extra[i + 1]);
+	}
+}
+
 /* Queues an error page for code: HTML when the client prefers it, else
- * the API's JSON error body. */
+ * the API's JSON error body; with the extra headers. */
 static enum MHD_Result
-queue_error(struct MHD_Connection *c, int code)
+queue_error(struct MHD_Connection *c, int code, const char *const *extra)
 {
 	const struct uk_error_info *e = uk_error_info(code);
 	const char *accept, *al, *msg, *rem;
@@ -691,6 +716,7 @@ queue_error(struct MHD_Connection *c, int code)
 	    html ? "text/html; charset=utf-8" : "application/json");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
 	    "no-store");
+	add_extra(resp, NULL, extra, 1);
 	ret = MHD_queue_response(c, (unsigned int)e->http_status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -753,7 +779,7 @@ set_options(struct px_xfer *x, const char *method, const unsigned char *body,
 
 /* Makes the MHD response for a transfer whose headers are in. */
 static struct MHD_Response *
-make_response(struct px_xfer *x, int *streaming)
+make_response(struct px_xfer *x, const char *const *extra, int *streaming)
 {
 	struct MHD_Response *resp;
 	const char *conn = NULL;
@@ -791,13 +817,15 @@ make_response(struct px_xfer *x, int *streaming)
 			continue;
 		(void)MHD_add_response_header(resp, n, v);
 	}
+	add_extra(resp, x, extra, 0);
 	return resp;
 }
 
 enum MHD_Result
 gw_proxy_forward(struct gw_proxy *p, struct MHD_Connection *c,
     const char *method, const char *path_query, const unsigned char *body,
-    size_t body_len, const char *const *add, const char *client_ip, int https)
+    size_t body_len, const char *const *add, const char *client_ip, int https,
+    const char *const *resp_add)
 {
 	struct px_xfer *x = NULL;
 	struct MHD_Response *resp = NULL;
@@ -807,9 +835,9 @@ gw_proxy_forward(struct gw_proxy *p, struct MHD_Connection *c,
 	if (p == NULL || c == NULL)
 		return MHD_NO;
 	if (!is_token(method) || path_query == NULL || path_query[0] != '/')
-		return queue_error(c, UK_ERR_BAD_PATH);
+		return queue_error(c, UK_ERR_BAD_PATH, resp_add);
 	if (body_len > p->max_body)
-		return queue_error(c, UK_ERR_BODY_TOO_LARGE);
+		return queue_error(c, UK_ERR_BODY_TOO_LARGE, resp_add);
 	if ((x = calloc(1, sizeof(*x))) == NULL)
 		return MHD_NO;
 	x->p = p;
@@ -836,7 +864,7 @@ gw_proxy_forward(struct gw_proxy *p, struct MHD_Connection *c,
 		code = x->too_big ? UK_ERR_UPSTREAM_DOWN : failure_code(x);
 		goto fail;
 	}
-	if ((resp = make_response(x, &streaming)) == NULL) {
+	if ((resp = make_response(x, resp_add, &streaming)) == NULL) {
 		code = UK_ERR_NOMEM;
 		goto fail;
 	}
@@ -847,5 +875,5 @@ gw_proxy_forward(struct gw_proxy *p, struct MHD_Connection *c,
 	return ret;
 fail:
 	xfer_free(x);
-	return queue_error(c, code);
+	return queue_error(c, code, resp_add);
 }

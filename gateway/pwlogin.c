@@ -344,7 +344,14 @@ tx_reserve(struct store *st, struct attempt *a, struct gw_pwlogin_result *res)
 	a->pw_hash = NULL;
 	memset(res, 0, sizeof(*res));
 	res->tries_left = -1;
-	if ((r = store_begin(st, STORE_TX_WRITE)) != 0)
+	/*
+	 * Relaxed until it lets an attempt through: a refusal decided here
+	 * (its audit row and the per-IP count) may be lost in a power failure
+	 * (see STORE_TX_WRITE_RELAXED: only the last moments, on the safe
+	 * side: nothing was allowed); a reservation is made durable before
+	 * its hash is computed.
+	 */
+	if ((r = store_begin(st, STORE_TX_WRITE_RELAXED)) != 0)
 		goto out;
 	if ((r = ip_count(st, a, &over)) != 0)
 		goto out;
@@ -401,6 +408,8 @@ tx_reserve(struct store *st, struct attempt *a, struct gw_pwlogin_result *res)
 	res->op.frozen_until = frozen;
 	a->res_k = count;
 	a->reserved = 1;
+	if ((r = store_tx_durable(st)) != 0)
+		goto out;
 	r = store_commit(st);
 	goto out;
 decided:
@@ -429,7 +438,8 @@ tx_success(struct store *st, struct attempt *a, struct gw_pwlogin_result *res)
 	int64_t count, day, frozen;
 	int code = 0, r;
 
-	if ((r = store_begin(st, STORE_TX_WRITE)) != 0)
+	/* durable; concurrent logins share the fsync */
+	if ((r = store_begin(st, STORE_TX_WRITE_GROUP)) != 0)
 		goto out;
 	r = store_exec(st, &rs,
 	    "SELECT fail_count, fail_day, frozen_until, pw_hash, status,"

@@ -202,6 +202,9 @@ gw_respond_error(struct gw_server *s, struct MHD_Connection *c,
 	    "remedy", rq->en ? info->remedy_en : info->remedy_zh);
 	if (err != NULL && event_id[0] != '\0')
 		json_object_set_new(err, "event", json_string(event_id));
+	/* the message operators know from today's halls, when there is one */
+	if (err != NULL && info->seed != NULL)
+		json_object_set_new(err, "seed", json_string(info->seed));
 	if (err != NULL && e->extra != NULL)
 		json_object_update(err, e->extra);
 	json_decref(e->extra);

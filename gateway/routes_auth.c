@@ -22,6 +22,7 @@
 #include "gateway/httputil.h"
 #include "gateway/jwt.h"
 #include "gateway/metrics.h"
+#include "gateway/model.h"
 #include "gateway/policy.h"
 #include "gateway/pwlogin.h"
 #include "gateway/respond.h"
@@ -38,6 +39,7 @@ enum route {
 	R_CERT,
 	R_PASSWORD,
 	R_LOGOUT,
+	R_PWCHANGE,
 	R_SESSION,
 	R_VERIFY,
 	R_JWKS,
@@ -53,6 +55,7 @@ static const struct {
 	{ "/auth/cert", 1, R_CERT },
 	{ "/auth/password", 1, R_PASSWORD },
 	{ "/auth/logout", 1, R_LOGOUT },
+	{ "/auth/password/change", 1, R_PWCHANGE },
 	{ "/auth/session", 0, R_SESSION },
 	{ "/auth/verify", 0, R_VERIFY },
 	{ "/.well-known/jwks.json", 0, R_JWKS },
@@ -171,8 +174,9 @@ gw_req_session(struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq,
 		r = UK_ERR_STORE_OPEN;
 		goto out;
 	}
-	if ((r = gw_session_lookup(st, &s->sess, cookie, gw_server_now(s),
-	         out)) != 0)
+	/* A session that must change its password is filled in too. */
+	r = gw_session_lookup(st, &s->sess, cookie, gw_server_now(s), out);
+	if (r != 0 && r != UK_ERR_PASSWORD_MUST_CHANGE)
 		goto out;
 	snprintf(rq->principal, sizeof(rq->principal), "%s:%s", out->id.kind,
 	    out->id.login);
@@ -643,7 +647,8 @@ logout(struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq)
 	int r;
 
 	NEED_STORE(st);
-	if ((r = gw_req_session(s, c, rq, &se)) != 0)
+	r = gw_req_session(s, c, rq, &se);
+	if (r != 0 && r != UK_ERR_PASSWORD_MUST_CHANGE)
 		return err_simple(s, c, rq, r, NULL);
 	if (gw_req_csrf(c, &se) != 0)
 		return err_simple(s, c, rq, UK_ERR_CSRF, "csrf.refused");
@@ -668,18 +673,180 @@ logout(struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq)
 	    json_pack("{s:b}", "ok", 1), hdrs);
 }
 
+/* --- POST /auth/password/change --- */
+
+/*
+ * {"old","new"} in a session of an operator (the only thing a session with
+ * a temporary password may do besides logout). Needs the session's CSRF
+ * token. The old password is checked by gw_pwlogin_attempt, so it counts
+ * towards the operator's daily freeze and the per-IP limit like a login:
+ * a stolen session cannot be used to guess the password. The new one is
+ * policy-checked before anything is counted. On success every session of
+ * the operator is revoked (gw_operator_set_password) and this browser gets
+ * a fresh session with the same identity, scope and method.
+ */
+static enum MHD_Result
+password_change(struct gw_server *s, struct MHD_Connection *c,
+    struct gw_req *rq)
+{
+	static const char *const keys[] = { "old", "new", NULL };
+	char actor[GW_LOGIN_MAX + 16], zh[256], en[256], retry[16];
+	char cookie[GW_TOKEN_SIZE], csrf[GW_TOKEN_SIZE], set[256];
+	const char *hdrs[3] = { NULL, NULL, NULL };
+	struct gw_pwlogin_result res;
+	struct gw_operator op;
+	struct gw_session se;
+	struct gw_actor a;
+	struct gw_errans e;
+	struct secret *oldpw = NULL, *newpw = NULL;
+	const char *otext = NULL, *ntext = NULL;
+	struct store *st;
+	json_t *j = NULL, *body;
+	enum MHD_Result ret;
+	int64_t now = gw_server_now(s);
+	int r;
+
+	NEED_STORE(st);
+	memset(&e, 0, sizeof(e));
+	memset(&res, 0, sizeof(res));
+	cookie[0] = csrf[0] = set[0] = '\0';
+	e.event = "password.change";
+	r = gw_req_session(s, c, rq, &se);
+	if (r != 0 && r != UK_ERR_PASSWORD_MUST_CHANGE) {
+		ret = err_simple(s, c, rq, r, NULL);
+		goto out;
+	}
+	if (gw_req_csrf(c, &se) != 0) {
+		ret = err_simple(s, c, rq, UK_ERR_CSRF, "csrf.refused");
+		goto out;
+	}
+	if (strcmp(se.id.kind, GW_KIND_OPERATOR) != 0 ||
+	    (r = gw_operator_get(st, se.id.principal_id, &op)) != 0) {
+		e.code = UK_ERR_POLICY_DENIED;
+		ret = gw_respond_error(s, c, rq, &e);
+		goto out;
+	}
+	r = json_parse_object(rq->sbody != NULL ? (const char *)rq->sbody->buf
+	                                        : "",
+	    rq->sbody != NULL ? rq->sbody->len : 0, GW_AUTH_BODY_MAX, &j);
+	if (r != 0) {
+		ret = err_simple(s, c, rq, UK_ERR_JSON, NULL);
+		goto out;
+	}
+	if (json_only_keys(j, keys) != 0 ||
+	    json_get_string(j, "old", SECRET_MAX, &otext) != 0 ||
+	    json_get_string(j, "new", SECRET_MAX, &ntext) != 0 ||
+	    otext[0] == '\0' || ntext[0] == '\0') {
+		ret = err_simple(s, c, rq, UK_ERR_INPUT, NULL);
+		goto out;
+	}
+	if ((oldpw = secret_from(otext, strlen(otext))) == NULL ||
+	    (newpw = secret_from(ntext, strlen(ntext))) == NULL) {
+		ret = err_simple(s, c, rq, UK_ERR_NOMEM, NULL);
+		goto out;
+	}
+	json_wipe_string(json_object_get(j, "old"));
+	json_wipe_string(json_object_get(j, "new"));
+	/* The new password's policy first: a weak one costs no try. */
+	if (gw_password_policy(newpw, op.login, op.resident_id) != 0) {
+		e.code = UK_ERR_PASSWORD_POLICY;
+		ret = gw_respond_error(s, c, rq, &e);
+		goto out;
+	}
+	if (oldpw->len == newpw->len &&
+	    CRYPTO_memcmp(oldpw->buf, newpw->buf, oldpw->len) == 0) {
+		e.code = UK_ERR_PASSWORD_POLICY;
+		e.msg_zh = "新密码不能与原密码相同";
+		e.msg_en = "The new password must differ from the old one";
+		ret = gw_respond_error(s, c, rq, &e);
+		goto out;
+	}
+	if ((r = gw_pwlogin_attempt(st, &s->pw, op.login, oldpw, rq->ip, rq->ua,
+	         now, &res)) != 0) {
+		uk_log(UK_LOG_ERROR, "rid=%s password change failed: %s: %s",
+		    rq->id, uk_error_id(r), store_last_error(st));
+		ret = err_simple(s, c, rq, r, NULL);
+		goto out;
+	}
+	if (res.code != 0) {
+		/* The operator is known to this browser: say how many tries
+		 * are left. */
+		e.code = res.code;
+		if (res.code == UK_ERR_LOGIN_PASSWORD && res.tries_left >= 0) {
+			snprintf(zh, sizeof(zh), "原密码错误，还可尝试 %d 次",
+			    res.tries_left);
+			snprintf(en, sizeof(en),
+			    "Wrong current password; %d tries left",
+			    res.tries_left);
+			e.msg_zh = zh;
+			e.msg_en = en;
+			e.extra =
+			    json_pack("{s:i}", "triesLeft", res.tries_left);
+		}
+		if (res.code == UK_ERR_LOGIN_RATE) {
+			snprintf(retry, sizeof(retry), "%d",
+			    res.retry_after > 0 ? res.retry_after : 60);
+			hdrs[0] = MHD_HTTP_HEADER_RETRY_AFTER;
+			hdrs[1] = retry;
+			e.hdrs = hdrs;
+		}
+		ret = gw_respond_error(s, c, rq, &e);
+		goto out;
+	}
+	snprintf(actor, sizeof(actor), "operator:%s", op.login);
+	memset(&a, 0, sizeof(a));
+	a.who = actor;
+	a.ip = rq->ip;
+	a.user_agent = rq->ua;
+	if ((r = gw_operator_set_password(st, &a, op.id, newpw, 0)) != 0) {
+		e.code = r;
+		ret = gw_respond_error(s, c, rq, &e);
+		goto out;
+	}
+	/* Every session of the operator is revoked, this one too: a fresh
+	 * one for this browser. */
+	if ((r = gw_session_create(st, &s->sess, &se.id, rq->ip, rq->ua, now,
+	         cookie, csrf)) != 0) {
+		ret = err_simple(s, c, rq, r, NULL);
+		goto out;
+	}
+	gw_cookie_session(cookie, set, sizeof(set));
+	hdrs[0] = MHD_HTTP_HEADER_SET_COOKIE;
+	hdrs[1] = set;
+	body = session_json(s, &se.id, csrf, now, now, now + s->sess.absolute);
+	if (body != NULL)
+		json_object_set_new(body, "passwordChanged", json_true());
+	ret = gw_respond_json(s, c, rq, MHD_HTTP_OK, body, hdrs);
+out:
+	secret_free(oldpw);
+	secret_free(newpw);
+	if (j != NULL) {
+		json_wipe_string(json_object_get(j, "old"));
+		json_wipe_string(json_object_get(j, "new"));
+	}
+	json_decref(j);
+	OPENSSL_cleanse(cookie, sizeof(cookie));
+	OPENSSL_cleanse(set, sizeof(set));
+	return ret;
+}
+
 static enum MHD_Result
 session(struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq)
 {
 	struct gw_session se;
+	json_t *body;
 	int r;
 
-	if ((r = gw_req_session(s, c, rq, &se)) != 0)
+	/* A session that must change its password still learns who it is
+	 * (and its CSRF token, for the change). */
+	r = gw_req_session(s, c, rq, &se);
+	if (r != 0 && r != UK_ERR_PASSWORD_MUST_CHANGE)
 		return err_simple(s, c, rq, r, NULL);
-	return gw_respond_json(s, c, rq, MHD_HTTP_OK,
-	    session_json(s, &se.id, se.csrf, se.created_at, se.last_seen,
-	        se.expires_at),
-	    NULL);
+	body = session_json(s, &se.id, se.csrf, se.created_at, se.last_seen,
+	    se.expires_at);
+	if (body != NULL && se.must_change)
+		json_object_set_new(body, "mustChangePassword", json_true());
+	return gw_respond_json(s, c, rq, MHD_HTTP_OK, body, NULL);
 }
 
 /* --- GET /auth/verify (nginx auth_request) --- */
@@ -696,7 +863,7 @@ verify(struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq)
 	unsigned int bit;
 	enum MHD_Result ret;
 	size_t n;
-	int r, have;
+	int r, sr, have;
 
 	memset(&e, 0, sizeof(e));
 	ouri =
@@ -717,24 +884,40 @@ verify(struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq)
 		return err_simple(s, c, rq, UK_ERR_BAD_PATH, NULL);
 	if (gw_auth_owns(path))
 		return err_simple(s, c, rq, UK_ERR_POLICY_DENIED, NULL);
+	/* nginx's auth_request passes on 2xx, 401 and 403 only (anything
+	 * else becomes its 500), so every refusal here is one of those. */
+	sr = gw_req_session(s, c, rq, &se);
+	have = sr == 0;
+	e.subject = path;
+	/* Refusals are audited: always with a session, within
+	 * gw_policy_audit_anon's limits without one. */
+	e.event = have || gw_policy_audit_anon(rq->ip, gw_server_now(s))
+	    ? "policy.refused"
+	    : NULL;
 	if ((r = gw_policy_match(s->policy, path, omethod, &rule)) != 0) {
 		e.code = r == UK_ERR_METHOD ? UK_ERR_POLICY_DENIED : r;
 		e.status = 403;
-		e.event = "policy.refused";
-		e.subject = path;
 		return gw_respond_error(s, c, rq, &e);
 	}
-	r = gw_req_session(s, c, rq, &se);
-	have = r == 0;
-	if (r != 0 && r != UK_ERR_SESSION_NONE && r != UK_ERR_SESSION_EXPIRED &&
-	    r != UK_ERR_SESSION_REVOKED)
-		return err_simple(s, c, rq, r, NULL);
+	if (sr != 0 && sr != UK_ERR_SESSION_NONE &&
+	    sr != UK_ERR_SESSION_EXPIRED && sr != UK_ERR_SESSION_REVOKED) {
+		/* A temporary password, a bad cookie, a store failure. */
+		e.code = sr;
+		e.status = sr == UK_ERR_BAD_COOKIE ? 401 : 403;
+		if (sr != UK_ERR_PASSWORD_MUST_CHANGE)
+			e.event = NULL;
+		return gw_respond_error(s, c, rq, &e);
+	}
 	if ((r = gw_policy_check(rule, have ? &se.id : NULL,
 	         gw_server_now(s))) != 0) {
+		if (r == UK_ERR_SESSION_NONE && sr != UK_ERR_SESSION_NONE)
+			r = sr; /* say why: expired or revoked */
 		e.code = r;
-		e.status = r == UK_ERR_SESSION_NONE ? 401 : 403;
-		e.event = r == UK_ERR_SESSION_NONE ? NULL : "policy.refused";
-		e.subject = path;
+		e.status = r == UK_ERR_SESSION_NONE ||
+		        r == UK_ERR_SESSION_EXPIRED ||
+		        r == UK_ERR_SESSION_REVOKED
+		    ? 401
+		    : 403;
 		return gw_respond_error(s, c, rq, &e);
 	}
 	bit = gw_method_bit(omethod);
@@ -844,6 +1027,8 @@ gw_auth_handle(struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq)
 		return login_password(s, c, rq);
 	case R_LOGOUT:
 		return logout(s, c, rq);
+	case R_PWCHANGE:
+		return password_change(s, c, rq);
 	case R_SESSION:
 		return session(s, c, rq);
 	case R_VERIFY:

@@ -12,6 +12,11 @@
  *                               pre-login cookie when it is missing
  *   POST /auth/cert             {"token":{...},"nonce"?}: UKey login
  *   POST /auth/password         {"login","password"}: password login
+ *   POST /auth/password/change  {"old","new"}: the session's CSRF; the one
+ *                               route a temporary-password session may use
+ *                               besides logout and /auth/session; revokes
+ *                               the operator's other sessions and rotates
+ *                               the cookie
  *   POST /auth/logout
  *   GET  /auth/session          who am I
  *   GET  /auth/verify           nginx auth_request

@@ -39,28 +39,57 @@ gw_server_now(const struct gw_server *s)
 	return (int64_t)time(NULL) + (s != NULL ? s->clock_offset : 0);
 }
 
+/* A thread's store, and where it goes back to when the thread ends. */
+struct thread_store {
+	struct gw_server *s;
+	struct store *st;
+};
+
+/* The thread-specific destructor: a connection's thread ends, its store
+ * goes back to the pool (or is closed when the pool is full). */
 static void
 store_destroy(void *p)
 {
-	store_close(p);
+	struct thread_store *ts = p;
+	struct gw_server *s = ts->s;
+
+	pthread_mutex_lock(&s->pool_mu);
+	if (s->npool < GW_STORE_POOL) {
+		s->pool[s->npool++] = ts->st;
+		ts->st = NULL;
+	}
+	pthread_mutex_unlock(&s->pool_mu);
+	store_close(ts->st);
+	free(ts);
 }
 
 struct store *
 gw_server_store(struct gw_server *s)
 {
-	struct store *st;
+	struct thread_store *ts;
+	struct store *st = NULL;
 	int r;
 
 	if (!s->key_made)
 		return s->main_st;
-	if ((st = pthread_getspecific(s->store_key)) != NULL)
-		return st;
-	if ((r = store_open(s->store_loc, &st)) != 0) {
+	if ((ts = pthread_getspecific(s->store_key)) != NULL)
+		return ts->st;
+	if ((ts = calloc(1, sizeof(*ts))) == NULL)
+		return NULL;
+	pthread_mutex_lock(&s->pool_mu);
+	if (s->npool > 0)
+		st = s->pool[--s->npool];
+	pthread_mutex_unlock(&s->pool_mu);
+	if (st == NULL && (r = store_open(s->store_loc, &st)) != 0) {
 		uk_log_err(r, "store: %s", store_last_error(NULL));
+		free(ts);
 		return NULL;
 	}
-	if (pthread_setspecific(s->store_key, st) != 0) {
+	ts->s = s;
+	ts->st = st;
+	if (pthread_setspecific(s->store_key, ts) != 0) {
 		store_close(st);
+		free(ts);
 		return NULL;
 	}
 	return st;
@@ -232,7 +261,10 @@ proxy_first(struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq)
 	if ((r = gw_policy_match(s->policy, rq->path, rq->method, &rule)) !=
 	    0) {
 		sr = gw_req_session(s, c, rq, &se);
-		return err(s, c, rq, r, 0, sr == 0 ? "policy.refused" : NULL,
+		return err(s, c, rq, r, 0,
+		    sr == 0 || gw_policy_audit_anon(rq->ip, gw_server_now(s))
+		        ? "policy.refused"
+		        : NULL,
 		    rq->path);
 	}
 	sr = gw_req_session(s, c, rq, &se);
@@ -243,7 +275,10 @@ proxy_first(struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq)
 	         gw_server_now(s))) != 0) {
 		if (r == UK_ERR_SESSION_NONE && sr != UK_ERR_SESSION_NONE)
 			r = sr; /* say why: expired or revoked */
-		return err(s, c, rq, r, 0, sr == 0 ? "policy.refused" : NULL,
+		return err(s, c, rq, r, 0,
+		    sr == 0 || gw_policy_audit_anon(rq->ip, gw_server_now(s))
+		        ? "policy.refused"
+		        : NULL,
 		    rq->path);
 	}
 	rq->have_id = sr == 0;
@@ -372,10 +407,37 @@ take_body(struct gw_req *rq, const char *data, size_t n)
 	return MHD_YES;
 }
 
+/* The headers every proxied answer carries unless the upstream set them
+ * itself: gw_respond_headers' set without Cache-Control, which is the
+ * upstream's to decide. */
+static void
+proxied_headers(const struct gw_server *s, const struct gw_req *rq,
+    const char *out[13])
+{
+	size_t n = 0;
+
+	out[n++] = "X-Request-Id";
+	out[n++] = rq->id;
+	out[n++] = "X-Content-Type-Options";
+	out[n++] = "nosniff";
+	out[n++] = "Referrer-Policy";
+	out[n++] = "same-origin";
+	out[n++] = "Content-Security-Policy";
+	out[n++] = "frame-ancestors 'none'";
+	out[n++] = "X-Frame-Options";
+	out[n++] = "DENY";
+	if (s->https) {
+		out[n++] = "Strict-Transport-Security";
+		out[n++] = "max-age=31536000";
+	}
+	out[n] = NULL;
+}
+
 static enum MHD_Result
 forward(struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq)
 {
 	struct gw_idhdrs hb;
+	const char *extra[13];
 	enum MHD_Result ret;
 	char *pq;
 	size_t n;
@@ -391,8 +453,9 @@ forward(struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq)
 	}
 	snprintf(pq, n, "%s%s%s", rq->path, rq->query != NULL ? "?" : "",
 	    rq->query != NULL ? rq->query : "");
+	proxied_headers(s, rq, extra);
 	ret = gw_proxy_forward(s->proxy, c, rq->method, pq, rq->body,
-	    rq->body_len, rq->pass_id ? hb.v : NULL, rq->ip, s->https);
+	    rq->body_len, rq->pass_id ? hb.v : NULL, rq->ip, s->https, extra);
 	free(pq);
 	gw_idhdrs_free(&hb);
 	return ret;
@@ -589,6 +652,11 @@ gw_server_new(const struct config *cfg, const struct gw_server_opts *o,
 		uk_log(UK_LOG_WARN,
 		    "[proxy] upstream not set: every proxied route answers "
 		    "502");
+	if (pthread_mutex_init(&s->pool_mu, NULL) != 0) {
+		r = UK_ERR_INTERNAL;
+		goto out;
+	}
+	s->mu_made = 1;
 	if (pthread_key_create(&s->store_key, store_destroy) != 0) {
 		r = UK_ERR_INTERNAL;
 		goto out;
@@ -602,17 +670,6 @@ out:
 	return r;
 }
 
-static int
-threads_default(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-	if (n < 1)
-		n = 1;
-	n *= 2;
-	return n < 4 ? 4 : (n > 64 ? 64 : (int)n);
-}
-
 int
 gw_server_start(struct gw_server *s)
 {
@@ -621,9 +678,14 @@ gw_server_start(struct gw_server *s)
 	struct sockaddr *sa;
 	unsigned char *cert = NULL, *key = NULL;
 	size_t clen, klen;
-	unsigned int flags =
-	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
-	unsigned int threads;
+	/* A thread per connection: a proxied exchange blocks its thread for
+	 * as long as the upstream takes (gw_proxy_forward, the streamed
+	 * body), and a slow upstream must delay no other client. The
+	 * connection limit bounds the threads. Measured faster than a thread
+	 * pool with epoll for keep-alive clients (tests/bench/bench_proxy.sh). */
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD |
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL | MHD_USE_ERROR_LOG;
+	unsigned int limit;
 	int r = UK_ERR_IO;
 
 	memset(&a4, 0, sizeof(a4));
@@ -643,9 +705,12 @@ gw_server_start(struct gw_server *s)
 		    s->listen_addr);
 		return UK_ERR_CONFIG_VALUE;
 	}
-	threads = (unsigned int)config_int(s->cfg, "gateway", "threads");
-	if (threads == 0)
-		threads = (unsigned int)threads_default();
+	/* [gateway] threads, when set, caps the connections (and so the
+	 * threads) at 64 per thread asked for. */
+	limit = (unsigned int)config_int(s->cfg, "gateway", "threads");
+	limit = limit == 0 ? GW_CONN_LIMIT : limit * 64;
+	if (limit > GW_CONN_LIMIT)
+		limit = GW_CONN_LIMIT;
 	if (s->tls) {
 		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
 			uk_log_err(UK_ERR_CONFIG_VALUE,
@@ -664,12 +729,12 @@ gw_server_start(struct gw_server *s)
 	if (s->tls)
 		s->daemon = MHD_start_daemon(flags, (uint16_t)s->port, NULL,
 		    NULL, handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-		    MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE,
-		    threads, MHD_OPTION_URI_LOG_CALLBACK, uri_cb, s,
-		    MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, s,
+		    MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_STACK_SIZE,
+		    (size_t)GW_THREAD_STACK, MHD_OPTION_URI_LOG_CALLBACK,
+		    uri_cb, s, MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, s,
 		    MHD_OPTION_NOTIFY_COMPLETED, completed, s,
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
-		    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4096,
+		    MHD_OPTION_CONNECTION_LIMIT, limit,
 		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
 		    MHD_OPTION_HTTPS_MEM_CERT, (const char *)cert,
 		    MHD_OPTION_HTTPS_MEM_KEY, (const char *)key,
@@ -677,12 +742,12 @@ gw_server_start(struct gw_server *s)
 	else
 		s->daemon = MHD_start_daemon(flags, (uint16_t)s->port, NULL,
 		    NULL, handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-		    MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE,
-		    threads, MHD_OPTION_URI_LOG_CALLBACK, uri_cb, s,
-		    MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, s,
+		    MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_STACK_SIZE,
+		    (size_t)GW_THREAD_STACK, MHD_OPTION_URI_LOG_CALLBACK,
+		    uri_cb, s, MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, s,
 		    MHD_OPTION_NOTIFY_COMPLETED, completed, s,
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
-		    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4096,
+		    MHD_OPTION_CONNECTION_LIMIT, limit,
 		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
 		    MHD_OPTION_END);
 	if (s->daemon == NULL) {
@@ -690,8 +755,9 @@ gw_server_start(struct gw_server *s)
 		    s->listen_addr, s->port);
 		goto out;
 	}
-	uk_log(UK_LOG_INFO, "listening on %s port %u (%u threads%s)",
-	    s->listen_addr, s->port, threads, s->tls ? ", TLS" : "");
+	uk_log(UK_LOG_INFO,
+	    "listening on %s port %u (a thread per connection, at most %u%s)",
+	    s->listen_addr, s->port, limit, s->tls ? ", TLS" : "");
 	r = 0;
 out:
 	if (key != NULL) {
@@ -714,8 +780,20 @@ gw_server_free(struct gw_server *s)
 	gw_authcert_free(s->authcert);
 	gw_policy_free(s->policy);
 	store_close(s->main_st);
-	if (s->key_made)
+	if (s->key_made) {
+		/* The calling thread's own store, if it took one. */
+		struct thread_store *ts = pthread_getspecific(s->store_key);
+
+		if (ts != NULL) {
+			(void)pthread_setspecific(s->store_key, NULL);
+			store_destroy(ts);
+		}
 		pthread_key_delete(s->store_key);
+	}
+	while (s->npool > 0)
+		store_close(s->pool[--s->npool]);
+	if (s->mu_made)
+		pthread_mutex_destroy(&s->pool_mu);
 	gw_conf_list_free(s->trusted);
 	gw_conf_list_free(s->anchors);
 	gw_conf_list_free(s->crls);

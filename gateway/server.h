@@ -24,6 +24,10 @@ struct secret;
 #define GW_URI_MAX 8192              /* a request target, bytes */
 #define GW_AUTH_BODY_MAX (32 * 1024) /* bodies of /auth/ requests */
 
+#define GW_CONN_LIMIT 1024           /* connections, each its own thread */
+#define GW_THREAD_STACK (512 * 1024) /* a connection thread's stack */
+#define GW_STORE_POOL 64             /* stores kept open for new threads */
+
 #define GW_METRICS_OFF 0
 #define GW_METRICS_LOCAL 1
 #define GW_METRICS_PUBLIC 2
@@ -51,8 +55,12 @@ struct gw_server {
 	struct gw_proxy *proxy; /* NULL: no [proxy] upstream */
 	char **anchors, **crls;
 	struct MHD_Daemon *daemon;
-	pthread_key_t store_key;
+	pthread_key_t store_key; /* a connection thread's store */
 	int key_made;
+	pthread_mutex_t pool_mu; /* guards pool, npool */
+	int mu_made;
+	struct store *pool[GW_STORE_POOL]; /* stores of ended threads */
+	size_t npool;
 	char listen_addr[64];
 	unsigned int port;
 };
@@ -115,8 +123,9 @@ void gw_server_free(struct gw_server *s);
 /* The clock: UTC seconds, plus the test offset. */
 int64_t gw_server_now(const struct gw_server *s);
 
-/* The calling thread's store, opened on first use; NULL when it cannot be
- * opened (logged). Owned by the thread; closed when it ends. */
+/* The calling thread's store, taken from the pool of stores left by ended
+ * threads or opened on first use; NULL when it cannot be opened (logged).
+ * Owned by the thread while it runs; back to the pool when it ends. */
 struct store *gw_server_store(struct gw_server *s);
 
 #endif

@@ -194,7 +194,7 @@ gw_session_lookup(struct store *st, const struct gw_session_conf *conf,
 	         " s.method, s.csrf, s.created_at, s.last_seen,"
 	         " s.expires_at, s.cert_sig_at, s.revoked_at,"
 	         " o.login, o.name, o.roles, o.status, u.authorized_at,"
-	         " f.login, f.name, f.roles, f.status"
+	         " f.login, f.name, f.roles, f.status, o.pw_must_change"
 	         " FROM sessions s"
 	         " LEFT JOIN operators o ON s.kind = 'operator'"
 	         "  AND o.id = s.principal_id"
@@ -237,6 +237,8 @@ gw_session_lookup(struct store *st, const struct gw_session_conf *conf,
 	    store_res_text(res, 0, staff ? 18 : 13));
 	id->unit_authorised = !staff && !store_res_isnull(res, 0, 15) &&
 	    store_res_int(res, 0, 15) > 0;
+	out->must_change = !staff && strcmp(id->method, "password") == 0 &&
+	    !store_res_isnull(res, 0, 20) && store_res_int(res, 0, 20) != 0;
 	if (now - out->last_seen >= GW_SESSION_TOUCH) {
 		/* A failure to note activity does not refuse the request. */
 		(void)store_exec(st, NULL,
@@ -245,10 +247,10 @@ gw_session_lookup(struct store *st, const struct gw_session_conf *conf,
 		    "iti", now, out->id_hash, now);
 		out->last_seen = now;
 	}
-	r = 0;
+	r = out->must_change ? UK_ERR_PASSWORD_MUST_CHANGE : 0;
 out:
 	store_res_free(res);
-	if (r != 0) {
+	if (r != 0 && r != UK_ERR_PASSWORD_MUST_CHANGE) {
 		char keep[65];
 		memcpy(keep, out->id_hash, sizeof(keep));
 		memset(out, 0, sizeof(*out));

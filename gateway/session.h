@@ -29,6 +29,8 @@ struct gw_session {
 	int64_t created_at;
 	int64_t last_seen;
 	int64_t expires_at; /* the absolute end */
+	int must_change;    /* a password session of an operator whose
+	                       password is temporary */
 };
 
 /*
@@ -49,9 +51,13 @@ int gw_session_create(struct store *st, const struct gw_session_conf *conf,
  * rows: login, name, roles, unit_authorised. A cookie that is not of the
  * right form, or unknown: UK_ERR_SESSION_NONE; past its absolute end or
  * idle longer than conf->idle: UK_ERR_SESSION_EXPIRED; revoked, or the
- * principal no longer active: UK_ERR_SESSION_REVOKED. last_seen is
- * updated when it is GW_SESSION_TOUCH seconds old or more. Returns 0 or
- * one of those, or a store error.
+ * principal no longer active: UK_ERR_SESSION_REVOKED. A password
+ * session of an operator whose password is temporary (set with
+ * --temporary) answers UK_ERR_PASSWORD_MUST_CHANGE with *out filled in
+ * and out->must_change set: only the password change (and logout, and
+ * who-am-I) may go on with it; every other caller treats the code as a
+ * refusal. last_seen is updated when it is GW_SESSION_TOUCH seconds old or
+ * more. Returns 0 or one of those, or a store error.
  */
 int gw_session_lookup(struct store *st, const struct gw_session_conf *conf,
     const char *cookie, int64_t now, struct gw_session *out);

@@ -77,6 +77,9 @@ backend() {
 	run ud admin unit add --id u1 --name x --form F
 	check_eq "$n: duplicate unit id (other case) refused" 1 "$RC"
 
+	run an admin unit authorize U2 --form F-3
+	check_eq "$n: authorise before the agreement refused" 1 "$RC"
+	check_match "$n: ... with UK-5003" "UK-5003.*agreement" "$(cat "$T/an.err")"
 	run ag admin unit agreement U1
 	check_eq "$n: agreement without form refused" 2 "$RC"
 	run ag admin unit agreement U1 --form F-10
@@ -180,6 +183,18 @@ backend() {
 	    "$(sql "SELECT count(*) FROM audit WHERE detail LIKE '%Passw0rd%'")"
 	check_eq "$n: no password hash in the audit trail" "0" \
 	    "$(sql "SELECT count(*) FROM audit WHERE detail LIKE '%argon2%'")"
+
+	sql "INSERT INTO sessions (id_hash, kind, principal_id, unit_id, scope, method, csrf, created_at, last_seen, expires_at) SELECT 'sess2', 'operator', id, 'U1', 'full', 'cert', 'c', 1, 1, 99999999999 FROM operators WHERE login_lc = 'lisi'" >/dev/null
+	run uc0 admin unit close U1
+	check_eq "$n: unit close without form is a usage error" 2 "$RC"
+	run uc admin unit close U1 --form F-50
+	check_eq "$n: unit close" 0 "$RC"
+	check_eq "$n: ... status closed" "closed" "$(sql "SELECT status FROM units WHERE id = 'U1'")"
+	check_eq "$n: ... its operators' sessions revoked" "1" "$(sql "SELECT count(*) FROM sessions WHERE id_hash = 'sess2' AND revoked_at IS NOT NULL")"
+	check_eq "$n: ... audited with the form" "1" \
+	    "$(sql "SELECT count(*) FROM audit WHERE event = 'admin.unit.close' AND subject = 'unit:U1' AND detail LIKE '%F-50%'")"
+	run uc2 admin unit close U1 --form F-51
+	check_match "$n: closing again refused: UK-4605" "UK-4605.*closed already" "$(cat "$T/uc2.err")"
 
 	run av audit verify
 	check_eq "$n: audit verify" 0 "$RC"

@@ -2,33 +2,23 @@
 # tests/integration/test_gateway_serve.sh: ukey-gateway serve on SQLite: cookies, error answers, path attacks, body limits, content types, policy, /metrics, the JWKS.
 #
 # Later parts (password and UKey logins end to end, the proxy's identity
-# headers) belong in their own tests; the helpers here (gw_start, gw_req,
-# gw_pre) are meant to be reused for them.
+# headers) are in their own tests; the shared helpers (gw_start, gw_req,
+# gw_pre, ...) are in tests/lib/gateway.sh.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/tests/lib/tap.sh"
-. "$ROOT/tests/lib/agent.sh" # ag_free_port
+. "$ROOT/tests/lib/gateway.sh"
 
-GW_BIN=${UKEY_BUILD:-$ROOT/build}/bin/ukey-gateway
 T=$(mktemp -d "${UKEY_TEST_TMP:-/tmp}/gateway.XXXXXX") || exit 1
-GW_PID=""
-UP_PID=""
 cleanup() {
-	if [ -n "$GW_PID" ]; then
-		kill "$GW_PID" 2>/dev/null
-		wait "$GW_PID" 2>/dev/null
-	fi
-	if [ -n "$UP_PID" ]; then
-		kill "$UP_PID" 2>/dev/null
-		wait "$UP_PID" 2>/dev/null
-	fi
+	gw_cleanup
 	rm -rf "$T"
 }
 trap cleanup EXIT INT TERM
 
-GW_PORT=$(ag_free_port)
-UP_PORT=$(ag_free_port)
-GW="http://127.0.0.1:$GW_PORT"
+GW_ORIGIN=https://gjj.example.cn
+gw_init
+UP_PORT=$(gw_free_port)
 
 # A stand-in upstream: answers 200 and logs every request line it gets.
 cat >"$T/upstream.py" <<'PY'
@@ -51,64 +41,16 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 PY
 : >"$T/upstream.log"
-python3 "$T/upstream.py" "$UP_PORT" "$T/upstream.log" &
-UP_PID=$!
+gw_bg upstream python3 "$T/upstream.py" "$UP_PORT" "$T/upstream.log"
 
-cat >"$T/routes" <<ROUTES
-# test routes
-/pub/   GET,HEAD,POST  public
-/hall/  GET,HEAD,POST  session scope=full
-/hall/query/  GET      session scope=query
-ROUTES
-cat >"$T/gw.conf" <<CONF
-[gateway]
-listen = 127.0.0.1
-port = $GW_PORT
-public_origin = https://gjj.example.cn
-store = $T/ukey.db
-threads = 2
-max_body = 2048
-[proxy]
-upstream = http://127.0.0.1:$UP_PORT
-routes = $T/routes
-connect_timeout_ms = 1000
-timeout_ms = 5000
-[assertion]
-key = $T/assertion.pem
-CONF
+gw_routes "# test routes" \
+    "/pub/   GET,HEAD,POST  public" \
+    "/hall/  GET,HEAD,POST  session scope=full" \
+    "/hall/query/  GET      session scope=query"
+gw_conf "gateway.max_body = 2048" \
+    "proxy.upstream = http://127.0.0.1:$UP_PORT" \
+    "proxy.connect_timeout_ms = 1000" "proxy.timeout_ms = 5000"
 
-# gw_start [serve options]: the gateway in the background, by pid; waits
-# until it answers.
-gw_start() {
-	"$GW_BIN" -c "$T/gw.conf" serve "$@" >>"$T/gw.log" 2>&1 &
-	GW_PID=$!
-	_i=0
-	while [ $_i -lt 100 ]; do
-		curl -s -o /dev/null "$GW/.well-known/jwks.json" && return 0
-		kill -0 "$GW_PID" 2>/dev/null || break
-		sleep 0.1
-		_i=$((_i + 1))
-	done
-	return 1
-}
-gw_stop() {
-	kill "$GW_PID" 2>/dev/null
-	wait "$GW_PID" 2>/dev/null
-	_rc=$?
-	GW_PID=""
-	return $_rc
-}
-# gw_req ARGS...: curl; status on stdout, body in $T/body, headers in $T/hdr
-gw_req() {
-	curl -s --path-as-is -o "$T/body" -D "$T/hdr" -w '%{http_code}' "$@"
-}
-# gw_pre: fetches a challenge without a cookie; sets PRE (the pre-login
-# cookie's value) and CSRF (the login POSTs' token)
-gw_pre() {
-	gw_req "$GW/auth/challenge" >/dev/null
-	PRE=$(sed -n 's/^Set-Cookie: __Host-ukey-pre=\([^;]*\);.*/\1/p' "$T/hdr" | tr -d '\r')
-	CSRF=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["csrf"])' "$T/body")
-}
 code_of() {
 	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["error"]["code"])' "$T/body" 2>/dev/null
 }
@@ -119,10 +61,10 @@ upstream_hits() {
 	wc -l <"$T/upstream.log" | tr -d ' '
 }
 
-check "configuration checks" "$GW_BIN" -c "$T/gw.conf" check-config >/dev/null
+check "configuration checks" "$GW_BIN" -c "$GW_CONF" check-config >/dev/null
 check "the gateway starts on SQLite" gw_start
 check_match "--version" '^ukey-gateway [0-9]' "$("$GW_BIN" --version)"
-check_fail "an unknown command is a usage error" "$GW_BIN" -c "$T/gw.conf" frobnicate 2>/dev/null
+check_fail "an unknown command is a usage error" "$GW_BIN" -c "$GW_CONF" frobnicate 2>/dev/null
 
 # --- the challenge and the pre-login cookie ---
 st=$(gw_req "$GW/auth/challenge")

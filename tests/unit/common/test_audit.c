@@ -98,26 +98,41 @@ nth_seq(struct store *st, int64_t n)
 	return v;
 }
 
+/* Runs sql, which takes no parameter or the one int64 seq (fmt "i"), and
+ * expects it to succeed. */
+static void
+exec_ok(struct store *st, const char *sql, const char *fmt, int64_t seq)
+{
+	if (store_exec(st, NULL, sql, fmt, seq) != 0)
+		fail_msg("%s: %s", sql, store_last_error(st));
+}
+
+/* Expects the chain to be broken at row seq. */
+static void
+broken_at(struct store *st, int64_t seq)
+{
+	int64_t bad = 0;
+
+	assert_int_equal(audit_verify_chain(st, &bad),
+	    UK_ERR_STORE_AUDIT_CHAIN);
+	assert_int_equal(bad, seq);
+}
+
 /* Drops the triggers that make audit append-only (migration 3), as someone
  * with full rights on the database could, so that tampering can be tried. */
 static void
 drop_guards(struct fixture *fx)
 {
-	if (fx->kind == STORE_SQLITE) {
-		assert_int_equal(store_exec(fx->st, NULL,
-		                     "DROP TRIGGER audit_no_update", ""),
-		    0);
-		assert_int_equal(store_exec(fx->st, NULL,
-		                     "DROP TRIGGER audit_no_delete", ""),
-		    0);
-		return;
-	}
-	assert_int_equal(store_exec(fx->st, NULL,
-	                     "DROP TRIGGER audit_no_update ON audit", ""),
-	    0);
-	assert_int_equal(store_exec(fx->st, NULL,
-	                     "DROP TRIGGER audit_no_delete ON audit", ""),
-	    0);
+	int pg = fx->kind != STORE_SQLITE;
+
+	exec_ok(fx->st,
+	    pg ? "DROP TRIGGER audit_no_update ON audit"
+	       : "DROP TRIGGER audit_no_update",
+	    "", 0);
+	exec_ok(fx->st,
+	    pg ? "DROP TRIGGER audit_no_delete ON audit"
+	       : "DROP TRIGGER audit_no_delete",
+	    "", 0);
 }
 
 /* Appends five events with assorted NULLs; ids into ids (may be NULL). */
@@ -144,12 +159,11 @@ append_five(struct store *st, char ids[5][33])
 	assert_int_equal(store_commit(st), 0);
 }
 
-/* The row hash as audit.h documents it, computed independently. */
+/* The hash over prev and the nf fields f (NULL: absent) as audit.h
+ * documents it, computed independently. */
 static void
-doc_hash(const char *prev, const char *at, const char *id, const char *event,
-    const char *actor, const char *subject, const char *detail, char out[65])
+hash_fields(const char *prev, const char *const *f, int nf, char out[65])
 {
-	const char *f[6] = { at, id, event, actor, subject, detail };
 	unsigned char md[32], hdr[9];
 	unsigned int mdlen = 0;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -159,7 +173,7 @@ doc_hash(const char *prev, const char *at, const char *id, const char *event,
 	assert_non_null(ctx);
 	assert_int_equal(EVP_DigestInit_ex(ctx, EVP_sha256(), NULL), 1);
 	EVP_DigestUpdate(ctx, prev, 64);
-	for (i = 0; i < 6; i++) {
+	for (i = 0; i < nf; i++) {
 		if (f[i] == NULL) {
 			hdr[0] = 0;
 			EVP_DigestUpdate(ctx, hdr, 1);
@@ -176,6 +190,16 @@ doc_hash(const char *prev, const char *at, const char *id, const char *event,
 	EVP_MD_CTX_free(ctx);
 	for (i = 0; i < 32; i++)
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* The row hash of a row without ip, user agent or result. */
+static void
+doc_hash(const char *prev, const char *at, const char *id, const char *event,
+    const char *actor, const char *subject, const char *detail, char out[65])
+{
+	const char *f[6] = { at, id, event, actor, subject, detail };
+
+	hash_fields(prev, f, 6, out);
 }
 
 /* An empty trail verifies; appended events chain and verify. */
@@ -257,28 +281,19 @@ static void
 test_tamper_field(void **state)
 {
 	struct fixture *fx = *state;
-	int64_t bad = 0, seq;
+	int64_t seq;
 
 	append_five(fx->st, NULL);
 	drop_guards(fx);
 	seq = nth_seq(fx->st, 2);
-	assert_int_equal(store_exec(fx->st, NULL,
-	                     "UPDATE audit SET detail = 'forged' WHERE seq = ?",
-	                     "i", seq),
-	    0);
-	assert_int_equal(audit_verify_chain(fx->st, &bad),
-	    UK_ERR_STORE_AUDIT_CHAIN);
-	assert_int_equal(bad, seq);
+	exec_ok(fx->st, "UPDATE audit SET detail = 'forged' WHERE seq = ?", "i",
+	    seq);
+	broken_at(fx->st, seq);
 
 	/* an earlier changed time is the first bad row now */
 	seq = nth_seq(fx->st, 1);
-	assert_int_equal(store_exec(fx->st, NULL,
-	                     "UPDATE audit SET at = at + 1 WHERE seq = ?", "i",
-	                     seq),
-	    0);
-	assert_int_equal(audit_verify_chain(fx->st, &bad),
-	    UK_ERR_STORE_AUDIT_CHAIN);
-	assert_int_equal(bad, seq);
+	exec_ok(fx->st, "UPDATE audit SET at = at + 1 WHERE seq = ?", "i", seq);
+	broken_at(fx->st, seq);
 }
 
 /* A row rewritten with a recomputed hash breaks the link to the next. */
@@ -287,7 +302,7 @@ test_tamper_rehash(void **state)
 {
 	struct fixture *fx = *state;
 	struct store_res *res = NULL;
-	int64_t bad = 0, seq, next;
+	int64_t seq, next;
 	char h[65];
 
 	append_five(fx->st, NULL);
@@ -308,9 +323,7 @@ test_tamper_rehash(void **state)
 	                     "WHERE seq = ?",
 	                     "ti", h, seq),
 	    0);
-	assert_int_equal(audit_verify_chain(fx->st, &bad),
-	    UK_ERR_STORE_AUDIT_CHAIN);
-	assert_int_equal(bad, next);
+	broken_at(fx->st, next);
 }
 
 /* A deleted row breaks the chain at the row after it. */
@@ -318,18 +331,14 @@ static void
 test_tamper_delete(void **state)
 {
 	struct fixture *fx = *state;
-	int64_t bad = 0, seq, next;
+	int64_t seq, next;
 
 	append_five(fx->st, NULL);
 	drop_guards(fx);
 	seq = nth_seq(fx->st, 1);
 	next = nth_seq(fx->st, 2);
-	assert_int_equal(store_exec(fx->st, NULL,
-	                     "DELETE FROM audit WHERE seq = ?", "i", seq),
-	    0);
-	assert_int_equal(audit_verify_chain(fx->st, &bad),
-	    UK_ERR_STORE_AUDIT_CHAIN);
-	assert_int_equal(bad, next);
+	exec_ok(fx->st, "DELETE FROM audit WHERE seq = ?", "i", seq);
+	broken_at(fx->st, next);
 }
 
 /* Events appended in a transaction that rolls back leave no trace. */
@@ -418,13 +427,8 @@ test_long_chain(void **state)
 	assert_int_equal(audit_verify_chain(fx->st, &bad), 0);
 	drop_guards(fx);
 	seq = nth_seq(fx->st, 1100);
-	assert_int_equal(store_exec(fx->st, NULL,
-	                     "UPDATE audit SET actor = 'x' WHERE seq = ?", "i",
-	                     seq),
-	    0);
-	assert_int_equal(audit_verify_chain(fx->st, &bad),
-	    UK_ERR_STORE_AUDIT_CHAIN);
-	assert_int_equal(bad, seq);
+	exec_ok(fx->st, "UPDATE audit SET actor = 'x' WHERE seq = ?", "i", seq);
+	broken_at(fx->st, seq);
 }
 
 /* The database refuses UPDATE and DELETE on audit (migration 3). */
@@ -462,38 +466,6 @@ test_append_only(void **state)
 	/* appending still works */
 	assert_int_equal(audit_append(fx->st, "e", NULL, NULL, NULL, NULL), 0);
 	assert_int_equal(audit_verify_chain(fx->st, NULL), 0);
-}
-
-/* The hash of a row with ip, user agent or result, as audit.h says. */
-static void
-doc_hash_ex(const char *prev, const char *const f[9], char out[65])
-{
-	unsigned char md[32], hdr[9];
-	unsigned int mdlen = 0;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	uint64_t len;
-	int i, j;
-
-	assert_non_null(ctx);
-	assert_int_equal(EVP_DigestInit_ex(ctx, EVP_sha256(), NULL), 1);
-	EVP_DigestUpdate(ctx, prev, 64);
-	for (i = 0; i < 9; i++) {
-		if (f[i] == NULL) {
-			hdr[0] = 0;
-			EVP_DigestUpdate(ctx, hdr, 1);
-			continue;
-		}
-		len = strlen(f[i]);
-		hdr[0] = 1;
-		for (j = 0; j < 8; j++)
-			hdr[1 + j] = (unsigned char)(len >> (56 - 8 * j));
-		EVP_DigestUpdate(ctx, hdr, 9);
-		EVP_DigestUpdate(ctx, f[i], len);
-	}
-	assert_int_equal(EVP_DigestFinal_ex(ctx, md, &mdlen), 1);
-	EVP_MD_CTX_free(ctx);
-	for (i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
 /* ip, user agent and result are covered by the hash: editing them breaks
@@ -535,55 +507,34 @@ test_ex_fields(void **state)
 	assert_string_equal(store_res_text(res, 0, 8), "UK-4101");
 	for (i = 0; i < 9; i++)
 		f[i] = store_res_text(res, 0, (size_t)i);
-	doc_hash_ex(store_res_text(res, 0, 9), f, h);
+	hash_fields(store_res_text(res, 0, 9), f, 9, h);
 	assert_string_equal(h, store_res_text(res, 0, 10));
 	for (i = 0; i < 9; i++)
 		f[i] = store_res_text(res, 1, (size_t)i);
-	doc_hash_ex(store_res_text(res, 1, 9), f, h);
+	hash_fields(store_res_text(res, 1, 9), f, 9, h);
 	assert_string_equal(h, store_res_text(res, 1, 10));
 	store_res_free(res);
 
 	drop_guards(fx);
 	seq = nth_seq(fx->st, 5);
 	seq2 = nth_seq(fx->st, 6);
-	assert_int_equal(
-	    store_exec(fx->st, NULL,
-	        "UPDATE audit SET result = 'UK-4101' WHERE seq = ?", "i", seq2),
-	    0);
-	assert_int_equal(audit_verify_chain(fx->st, &bad),
-	    UK_ERR_STORE_AUDIT_CHAIN);
-	assert_int_equal(bad, seq2);
+	exec_ok(fx->st, "UPDATE audit SET result = 'UK-4101' WHERE seq = ?",
+	    "i", seq2);
+	broken_at(fx->st, seq2);
 	/* a NULL result where there was one is a change too */
-	assert_int_equal(store_exec(fx->st, NULL,
-	                     "UPDATE audit SET result = NULL WHERE seq = ?",
-	                     "i", seq2),
-	    0);
-	assert_int_equal(audit_verify_chain(fx->st, &bad),
-	    UK_ERR_STORE_AUDIT_CHAIN);
-	assert_int_equal(bad, seq2);
-	assert_int_equal(store_exec(fx->st, NULL,
-	                     "UPDATE audit SET ip = '198.51.100.1' WHERE "
-	                     "seq = ?",
-	                     "i", seq),
-	    0);
-	assert_int_equal(audit_verify_chain(fx->st, &bad),
-	    UK_ERR_STORE_AUDIT_CHAIN);
-	assert_int_equal(bad, seq);
+	exec_ok(fx->st, "UPDATE audit SET result = NULL WHERE seq = ?", "i",
+	    seq2);
+	broken_at(fx->st, seq2);
+	exec_ok(fx->st, "UPDATE audit SET ip = '198.51.100.1' WHERE seq = ?",
+	    "i", seq);
+	broken_at(fx->st, seq);
 	/* an ip added to a row that had none */
-	assert_int_equal(store_exec(fx->st, NULL,
-	                     "UPDATE audit SET ip = '192.0.2.7' WHERE seq = ?",
-	                     "i", seq),
-	    0);
-	assert_int_equal(audit_verify_chain(fx->st, &bad),
-	    UK_ERR_STORE_AUDIT_CHAIN);
-	assert_int_equal(bad, seq2);
-	assert_int_equal(store_exec(fx->st, NULL,
-	                     "UPDATE audit SET ip = 'x' WHERE seq = ?", "i",
-	                     nth_seq(fx->st, 1)),
-	    0);
-	assert_int_equal(audit_verify_chain(fx->st, &bad),
-	    UK_ERR_STORE_AUDIT_CHAIN);
-	assert_int_equal(bad, nth_seq(fx->st, 1));
+	exec_ok(fx->st, "UPDATE audit SET ip = '192.0.2.7' WHERE seq = ?", "i",
+	    seq);
+	broken_at(fx->st, seq2);
+	exec_ok(fx->st, "UPDATE audit SET ip = 'x' WHERE seq = ?", "i",
+	    nth_seq(fx->st, 1));
+	broken_at(fx->st, nth_seq(fx->st, 1));
 }
 
 #define BOTH(f)                                                                \

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -954,6 +955,228 @@ test_sqlite_file(void **state)
 	store_close(st);
 }
 
+/* The synchronous setting of st's connection as text ("2"/"on"). */
+static void
+sync_setting(struct fixture *fx, struct store *st, char *buf, size_t len)
+{
+	struct store_res *res = NULL;
+	int r = store_exec(st, &res,
+	    fx->kind == STORE_SQLITE ? "PRAGMA synchronous"
+	                             : "SHOW synchronous_commit",
+	    "");
+
+	if (r != 0)
+		fail_msg("synchronous: %s", store_last_error(st));
+	assert_int_equal(store_res_rows(res), 1);
+	snprintf(buf, len, "%s", store_res_text(res, 0, 0));
+	store_res_free(res);
+}
+
+/* The relaxed and group-commit write transactions: committed rows are seen
+ * by another connection, rollback undoes, the connection is back to full
+ * durability afterwards, store_tx_durable upgrades and checks its state. */
+static void
+test_tx_kinds(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *a = open_ok(fx), *b = open_ok(fx);
+	const char *full = fx->kind == STORE_SQLITE ? "2" : "on";
+	char v[32];
+
+	assert_int_equal(store_tx_durable(a), UK_ERR_INTERNAL);
+	assert_int_equal(store_begin(a, (enum store_tx)7), UK_ERR_INTERNAL);
+	assert_false(store_in_transaction(a));
+
+	assert_int_equal(store_begin(a, STORE_TX_WRITE_RELAXED), 0);
+	add_unit(a, "R1");
+	if (fx->kind == STORE_POSTGRES) {
+		sync_setting(fx, a, v, sizeof(v));
+		assert_string_equal(v, "off");
+	}
+	assert_int_equal(store_commit(a), 0);
+	assert_int_equal(query_int(b, "SELECT count(*) FROM units WHERE id = ?",
+	                     "R1"),
+	    1);
+	sync_setting(fx, a, v, sizeof(v));
+	assert_string_equal(v, full);
+
+	/* upgraded: durable at commit */
+	assert_int_equal(store_begin(a, STORE_TX_WRITE_RELAXED), 0);
+	add_unit(a, "R2");
+	assert_int_equal(store_tx_durable(a), 0);
+	if (fx->kind == STORE_POSTGRES) {
+		sync_setting(fx, a, v, sizeof(v));
+		assert_string_equal(v, "on");
+	}
+	assert_int_equal(store_commit(a), 0);
+	assert_int_equal(query_int(b, "SELECT count(*) FROM units WHERE id = ?",
+	                     "R2"),
+	    1);
+
+	/* group commit: rollback undoes, commit shows */
+	assert_int_equal(store_begin(a, STORE_TX_WRITE_GROUP), 0);
+	add_unit(a, "G1");
+	store_rollback(a);
+	assert_int_equal(query_int(b, "SELECT count(*) FROM units WHERE id = ?",
+	                     "G1"),
+	    0);
+	sync_setting(fx, a, v, sizeof(v));
+	assert_string_equal(v, full);
+	assert_int_equal(store_begin(a, STORE_TX_WRITE_GROUP), 0);
+	add_unit(a, "G1");
+	assert_int_equal(store_commit(a), 0);
+	assert_int_equal(query_int(b, "SELECT count(*) FROM units WHERE id = ?",
+	                     "G1"),
+	    1);
+
+	/* a failed statement: store_tx_durable refuses, commit rolls back */
+	assert_int_equal(store_begin(a, STORE_TX_WRITE_RELAXED), 0);
+	add_unit(a, "R3");
+	assert_int_not_equal(store_exec(a, NULL, "SELECT nonsense FROM nowhere",
+	                         ""),
+	    0);
+	assert_int_equal(store_tx_durable(a), UK_ERR_STORE_QUERY);
+	assert_int_equal(store_commit(a), UK_ERR_STORE_QUERY);
+	assert_int_equal(query_int(b, "SELECT count(*) FROM units WHERE id = ?",
+	                     "R3"),
+	    0);
+	sync_setting(fx, a, v, sizeof(v));
+	assert_string_equal(v, full);
+
+	/* the plain kinds still work after the others */
+	assert_int_equal(store_begin(a, STORE_TX_WRITE), 0);
+	add_unit(a, "W1");
+	assert_int_equal(store_commit(a), 0);
+	assert_int_equal(query_int(b, "SELECT count(*) FROM units", NULL), 4);
+	store_close(a);
+	store_close(b);
+}
+
+struct group_arg {
+	const char *loc;
+	int idx;
+	int failed;
+};
+
+#define GROUP_THREADS 4
+#define GROUP_TX 25
+
+static void *
+group_writer(void *p)
+{
+	struct group_arg *g = p;
+	struct store *st = NULL;
+	char id[32];
+	int i;
+
+	if (store_open(g->loc, &st) != 0) {
+		g->failed = 1;
+		return NULL;
+	}
+	for (i = 0; i < GROUP_TX; i++) {
+		snprintf(id, sizeof(id), "T%d-%d", g->idx, i);
+		if (store_begin(st, STORE_TX_WRITE_GROUP) != 0 ||
+		    store_exec(st, NULL,
+		        "INSERT INTO units (id, name, created_at) "
+		        "VALUES (?, 'x', 1)",
+		        "t", id) != 0 ||
+		    store_commit(st) != 0) {
+			store_rollback(st);
+			g->failed = 1;
+			break;
+		}
+	}
+	store_close(st);
+	return NULL;
+}
+
+/* Group commits from several threads (sharing fsyncs on SQLite) all land. */
+static void
+test_group_threads(void **state)
+{
+	struct fixture *fx = *state;
+	struct group_arg args[GROUP_THREADS];
+	pthread_t th[GROUP_THREADS];
+	struct store *st;
+	int i;
+
+	for (i = 0; i < GROUP_THREADS; i++) {
+		args[i].loc = fx->db.loc;
+		args[i].idx = i;
+		args[i].failed = 0;
+		assert_int_equal(pthread_create(&th[i], NULL, group_writer,
+		                     &args[i]),
+		    0);
+	}
+	for (i = 0; i < GROUP_THREADS; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(args[i].failed, 0);
+	}
+	st = open_ok(fx);
+	assert_int_equal(query_int(st, "SELECT count(*) FROM units", NULL),
+	    GROUP_THREADS * GROUP_TX);
+	store_close(st);
+}
+
+/* Statements reused (SQLite caches them per connection): more distinct
+ * statements than the cache holds, each run again with right results; a
+ * cached statement follows a schema change; and none keeps a read open
+ * after its store_exec (a checkpoint is not held up). */
+static void
+test_stmt_reuse(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *a = open_ok(fx), *b = open_ok(fx);
+	struct store_res *res = NULL;
+	char sql[64];
+	int64_t k, round;
+
+	for (round = 0; round < 3; round++)
+		for (k = 0; k < 100; k++) {
+			snprintf(sql, sizeof(sql), "SELECT ? + %lld",
+			    (long long)k);
+			assert_int_equal(store_exec(a, &res, sql, "i", round),
+			    0);
+			assert_int_equal(store_res_int(res, 0, 0), round + k);
+			store_res_free(res);
+			res = NULL;
+		}
+	exec_ok(a, "CREATE TABLE reuse_t (x INTEGER)");
+	exec_ok(a, "INSERT INTO reuse_t (x) VALUES (1)");
+	assert_int_equal(store_exec(a, &res, "SELECT * FROM reuse_t ORDER BY x",
+	                     ""),
+	    0);
+	assert_int_equal(store_res_rows(res), 1);
+	store_res_free(res);
+	exec_ok(b, "ALTER TABLE reuse_t ADD COLUMN y INTEGER");
+	exec_ok(b, "INSERT INTO reuse_t (x, y) VALUES (2, 5)");
+	assert_int_equal(store_exec(a, &res, "SELECT * FROM reuse_t ORDER BY x",
+	                     ""),
+	    0);
+	assert_int_equal(store_res_rows(res), 2);
+	assert_int_equal(store_res_int(res, 1, 1), 5);
+	store_res_free(res);
+	res = NULL;
+	/* two statements in one store_exec are still refused */
+	assert_int_equal(store_exec(a, NULL, "SELECT 1; SELECT 2", ""),
+	    UK_ERR_INTERNAL);
+	if (fx->kind == STORE_SQLITE) {
+		add_unit(b, "C1");
+		assert_int_equal(query_int(a, "SELECT count(*) FROM units",
+		                     NULL),
+		    1);
+		add_unit(b, "C2");
+		/* busy = 0: no reader of a holds an old snapshot */
+		assert_int_equal(store_exec(b, &res,
+		                     "PRAGMA wal_checkpoint(TRUNCATE)", ""),
+		    0);
+		assert_int_equal(store_res_int(res, 0, 0), 0);
+		store_res_free(res);
+	}
+	store_close(a);
+	store_close(b);
+}
+
 #define BOTH(f)                                                                \
 	{ "sqlite_" #f, f, setup_db, teardown_db, &be_sqlite },                \
 	{                                                                      \
@@ -974,6 +1197,9 @@ main(void)
 		BOTH(test_changes),
 		BOTH(test_concurrency),
 		BOTH(test_notify),
+		BOTH(test_tx_kinds),
+		BOTH(test_group_threads),
+		BOTH(test_stmt_reuse),
 		cmocka_unit_test(test_bad_urls),
 		{ "pg_test_reconnect", test_pg_reconnect, setup_db, teardown_db,
 		    &be_pg },

@@ -178,6 +178,9 @@ test_units(void **state)
 	    UK_ERR_ADMIN_FORM_REQUIRED);
 	assert_int_equal(gw_unit_agreement(fx->st, &counter, "U9"),
 	    UK_ERR_ADMIN_UNIT_UNKNOWN);
+	/* the hall is authorised only after the agreement */
+	assert_int_equal(gw_unit_authorize(fx->st, &counter, "U1"),
+	    UK_ERR_POLICY_AGREEMENT);
 	assert_int_equal(q_int(fx->st, "SELECT count(*) FROM audit"), audits);
 	assert_int_equal(gw_unit_agreement(fx->st, &counter, "U1"), 0);
 	last_audit(fx->st, "admin.unit.agreement", "staff:clerk1", "unit:U1",
@@ -246,6 +249,33 @@ test_join_tx(void **state)
 	assert_int_equal(q_int(fx->st, "SELECT count(*) FROM audit"), 0);
 }
 
+/* Registrations gw_operator_add refuses, changing nothing (name "张三";
+ * pw "" for none). */
+static const struct {
+	const char *login, *unit, *rid, *phone, *roles, *pw;
+	int want;
+} refused[] = {
+	/* logins are unique case-insensitively, across units too */
+	{ "zhangsan", "U1", NULL, "13800138000", "maker", "",
+	    UK_ERR_ADMIN_LOGIN_TAKEN },
+	{ "ZHANGSAN", "U2", NULL, "13800138000", "maker", "",
+	    UK_ERR_ADMIN_LOGIN_TAKEN },
+	/* a resident ID belongs to one operator */
+	{ "lisi", "U2", "11010519491231002X", NULL, "maker", "",
+	    UK_ERR_ADMIN_LOGIN_TAKEN },
+	/* a login may not be someone else's resident ID */
+	{ "11010519491231002x", "U2", NULL, NULL, "maker", "",
+	    UK_ERR_ADMIN_LOGIN_TAKEN },
+	/* bad data */
+	{ "lisi", "U2", "110105194912310021", NULL, "maker", "",
+	    UK_ERR_ADMIN_INVALID },
+	{ "lisi", "U2", NULL, "12345", "maker", "", UK_ERR_ADMIN_INVALID },
+	{ "lisi", "U2", NULL, NULL, "maker counter", "", UK_ERR_ADMIN_INVALID },
+	{ "li si", "U2", NULL, NULL, "maker", "", UK_ERR_ADMIN_INVALID },
+	{ "lisi", "U9", NULL, NULL, "maker", "", UK_ERR_ADMIN_UNIT_UNKNOWN },
+	{ "lisi", "U2", NULL, NULL, "maker", "short1", UK_ERR_PASSWORD_POLICY },
+};
+
 static void
 test_operator_add(void **state)
 {
@@ -256,7 +286,7 @@ test_operator_add(void **state)
 	struct gw_operator o, *v = NULL;
 	struct secret *pw;
 	int64_t id = 0, id2 = 0, audits;
-	size_t n = 0;
+	size_t n = 0, i;
 
 	add_unit(fx->st, "U1");
 	add_unit(fx->st, "U2");
@@ -285,56 +315,29 @@ test_operator_add(void **state)
 	    UK_ERR_NOT_FOUND);
 
 	audits = q_int(fx->st, "SELECT count(*) FROM audit");
-	/* logins are unique case-insensitively, across units too */
-	op.resident_id = NULL;
-	op.login = "zhangsan";
-	assert_int_equal(gw_operator_add(fx->st, &counter, &op, &id2),
-	    UK_ERR_ADMIN_LOGIN_TAKEN);
-	op.unit = "U2";
-	op.login = "ZHANGSAN";
-	assert_int_equal(gw_operator_add(fx->st, &counter, &op, &id2),
-	    UK_ERR_ADMIN_LOGIN_TAKEN);
-	/* a resident ID belongs to one operator */
-	op.login = "lisi";
-	op.resident_id = "11010519491231002X";
-	assert_int_equal(gw_operator_add(fx->st, &counter, &op, &id2),
-	    UK_ERR_ADMIN_LOGIN_TAKEN);
-	/* a login may not be someone else's resident ID */
-	op.login = "11010519491231002x";
-	op.resident_id = NULL;
-	assert_int_equal(gw_operator_add(fx->st, &counter, &op, &id2),
-	    UK_ERR_ADMIN_LOGIN_TAKEN);
-	/* bad data */
-	op.login = "lisi";
-	op.resident_id = "110105194912310021";
-	assert_int_equal(gw_operator_add(fx->st, &counter, &op, &id2),
-	    UK_ERR_ADMIN_INVALID);
-	op.resident_id = NULL;
-	op.phone = "12345";
-	assert_int_equal(gw_operator_add(fx->st, &counter, &op, &id2),
-	    UK_ERR_ADMIN_INVALID);
-	op.phone = NULL;
-	op.roles = "maker counter";
-	assert_int_equal(gw_operator_add(fx->st, &counter, &op, &id2),
-	    UK_ERR_ADMIN_INVALID);
-	op.roles = "maker";
-	op.login = "li si";
-	assert_int_equal(gw_operator_add(fx->st, &counter, &op, &id2),
-	    UK_ERR_ADMIN_INVALID);
-	op.login = "lisi";
-	op.unit = "U9";
-	assert_int_equal(gw_operator_add(fx->st, &counter, &op, &id2),
-	    UK_ERR_ADMIN_UNIT_UNKNOWN);
-	op.unit = "U2";
-	pw = secret_from("short1", 6);
-	op.password = pw;
-	assert_int_equal(gw_operator_add(fx->st, &counter, &op, &id2),
-	    UK_ERR_PASSWORD_POLICY);
-	secret_free(pw);
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		struct gw_operator_new bad = { refused[i].login,
+			refused[i].unit, "张三", refused[i].rid,
+			refused[i].phone, refused[i].roles, NULL, 0 };
+
+		pw = NULL;
+		if (refused[i].pw[0] != '\0')
+			pw = secret_from(refused[i].pw, strlen(refused[i].pw));
+		bad.password = pw;
+		if (gw_operator_add(fx->st, &counter, &bad, &id2) !=
+		    refused[i].want)
+			fail_msg("refusal %zu: want %d", i, refused[i].want);
+		secret_free(pw);
+	}
 	assert_int_equal(q_int(fx->st, "SELECT count(*) FROM operators"), 1);
 	assert_int_equal(q_int(fx->st, "SELECT count(*) FROM audit"), audits);
 
 	/* with a temporary password */
+	op.login = "lisi";
+	op.unit = "U2";
+	op.resident_id = NULL;
+	op.phone = NULL;
+	op.roles = "maker";
 	pw = secret_from("Temp2024pass", 12);
 	op.password = pw;
 	op.must_change = 1;
@@ -450,6 +453,48 @@ test_operator_change_leave(void **state)
 	    UK_ERR_ADMIN_OPERATOR_LEFT);
 	/* the login stays taken */
 	assert_int_equal(gw_operator_find(fx->st, "OP1", &o), 0);
+	assert_int_equal(audit_verify_chain(fx->st, NULL), 0);
+}
+
+/* Closing a unit revokes the sessions of its operators, and only theirs. */
+static void
+test_unit_close(void **state)
+{
+	struct fixture *fx = *state;
+	struct gw_unit u;
+	int64_t id, other;
+
+	add_unit(fx->st, "U1");
+	add_unit(fx->st, "U2");
+	id = add_op(fx->st, "op1", "U1", NULL);
+	other = add_op(fx->st, "op2", "U2", NULL);
+	add_session(fx->st, "s1", id);
+	add_session(fx->st, "s2", other);
+	assert_int_equal(gw_unit_close(fx->st, &noform, "U1"),
+	    UK_ERR_ADMIN_FORM_REQUIRED);
+	assert_int_equal(gw_unit_close(fx->st, &counter, "U9"),
+	    UK_ERR_ADMIN_UNIT_UNKNOWN);
+	assert_int_equal(q_int(fx->st,
+	                     "SELECT count(*) FROM sessions WHERE "
+	                     "revoked_at IS NOT NULL"),
+	    0);
+	assert_int_equal(gw_unit_close(fx->st, &counter, "U1"), 0);
+	last_audit(fx->st, "admin.unit.close", "staff:clerk1", "unit:U1",
+	    "F-2024-001");
+	assert_int_equal(gw_unit_get(fx->st, "U1", &u), 0);
+	assert_string_equal(u.status, "closed");
+	assert_int_equal(q_int(fx->st,
+	                     "SELECT count(*) FROM sessions WHERE "
+	                     "id_hash = 's1' AND revoked_at IS NOT NULL"),
+	    1);
+	assert_int_equal(q_int(fx->st,
+	                     "SELECT count(*) FROM sessions WHERE "
+	                     "id_hash = 's2' AND revoked_at IS NULL"),
+	    1);
+	assert_int_equal(gw_unit_close(fx->st, &counter, "U1"),
+	    UK_ERR_ADMIN_INVALID);
+	assert_int_equal(gw_unit_get(fx->st, "U2", &u), 0);
+	assert_string_equal(u.status, "active");
 	assert_int_equal(audit_verify_chain(fx->st, NULL), 0);
 }
 
@@ -813,6 +858,7 @@ main(void)
 		BOTH(test_join_tx),
 		BOTH(test_operator_add),
 		BOTH(test_operator_change_leave),
+		BOTH(test_unit_close),
 		BOTH(test_operator_password),
 		BOTH(test_openid),
 		BOTH(test_staff),

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -99,6 +100,8 @@ gw_handler(void *cls, struct MHD_Connection *c, const char *url,
 	struct gw_identity id;
 	char path[2048], pq[4096], *tok = NULL;
 	const char *q, *add[13];
+	static const char *const extra[] = { "X-Request-Id", "req-1",
+		"X-Frame-Options", "DENY", "X-Echo-Server", "gateway", NULL };
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 	size_t pl;
@@ -167,7 +170,7 @@ gw_handler(void *cls, struct MHD_Connection *c, const char *url,
 	add[7] = tok;
 	add[8] = NULL;
 	ret = gw_proxy_forward(g->px, c, method, pq, r->body, r->len, add,
-	    "192.0.2.7", 0);
+	    "192.0.2.7", 0, extra);
 	free(tok);
 	return ret;
 }
@@ -775,6 +778,213 @@ test_upstream_down(void **state)
 	resp_free(&r);
 }
 
+/* The caller's extra headers reach the client on proxied answers and on
+ * error pages; a header the upstream set itself is not doubled. */
+static void
+test_response_headers(void **state)
+{
+	struct resp r;
+
+	(void)state;
+	request(&gw_ok, "GET", "/hall/x", NULL, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(resp_has(&r, "X-Request-Id"), 1);
+	assert_non_null(strstr(r.hdrs, "X-Request-Id: req-1"));
+	assert_int_equal(resp_has(&r, "X-Frame-Options"), 1);
+	assert_int_equal(resp_has(&r, "X-Echo-Server"), 1);
+	assert_null(strstr(r.hdrs, "X-Echo-Server: gateway"));
+	resp_free(&r);
+	request(&gw_down, "GET", "/hall/", NULL, NULL, 0, &r);
+	assert_int_equal(r.status, 502);
+	assert_non_null(strstr(r.hdrs, "X-Request-Id: req-1"));
+	assert_int_equal(resp_has(&r, "Cache-Control"), 1);
+	resp_free(&r);
+}
+
+/* --- the real gateway in front of a slow upstream --- */
+
+static pid_t gwbin_pid = -1;
+
+static size_t
+discard(char *b, size_t size, size_t n, void *ud)
+{
+	(void)b;
+	(void)ud;
+	return size * n;
+}
+
+static double
+since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) +
+	    (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Starts build/bin/ukey-gateway serve on port with echo-upstream behind
+ * it; 0 once /auth/challenge answers. */
+static int
+gwbin_start(unsigned port)
+{
+	const char *b = getenv("UKEY_BUILD");
+	char bin[1024], conf[1024], routes[1024], url[128];
+	const char *argv[5];
+	posix_spawn_file_actions_t fa;
+	FILE *f;
+	long code = 0;
+	int i;
+
+	snprintf(bin, sizeof(bin), "%s/bin/ukey-gateway",
+	    b != NULL && *b != '\0' ? b : "build");
+	snprintf(routes, sizeof(routes), "%s/routes", db.dir);
+	snprintf(conf, sizeof(conf), "%s/gw.conf", db.dir);
+	if ((f = fopen(routes, "w")) == NULL)
+		return -1;
+	fprintf(f, "/slow GET public\n/hall/ GET public\n");
+	fclose(f);
+	if ((f = fopen(conf, "w")) == NULL)
+		return -1;
+	fprintf(f,
+	    "[gateway]\nlisten = 127.0.0.1\nport = %u\n"
+	    "public_origin = https://gw.test\nstore = %s/gw.db\n"
+	    "threads = 2\nlog_level = warn\n"
+	    "[proxy]\nupstream = http://127.0.0.1:%u\nroutes = %s\n"
+	    "timeout_ms = 10000\n"
+	    "[assertion]\nkey = %s/gw-assert.pem\n",
+	    port, db.dir, echo_port, routes, db.dir);
+	fclose(f);
+	argv[0] = bin;
+	argv[1] = "-c";
+	argv[2] = conf;
+	argv[3] = "serve";
+	argv[4] = NULL;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	i = posix_spawn(&gwbin_pid, bin, &fa, NULL, (char *const *)argv,
+	    environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (i != 0) {
+		gwbin_pid = -1;
+		return -1;
+	}
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/auth/challenge", port);
+	for (i = 0; i < 100; i++) {
+		CURL *e = curl_easy_init();
+
+		curl_easy_setopt(e, CURLOPT_URL, url);
+		curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+		curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+		if (curl_easy_perform(e) == CURLE_OK)
+			curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+		curl_easy_cleanup(e);
+		if (code == 200)
+			return 0;
+		usleep(100000);
+	}
+	return -1;
+}
+
+static void
+gwbin_stop(void)
+{
+	int stt;
+
+	if (gwbin_pid > 0) {
+		kill(gwbin_pid, SIGTERM);
+		waitpid(gwbin_pid, &stt, 0);
+		gwbin_pid = -1;
+	}
+}
+
+/* 20 requests held 3 s each by the upstream do not delay anyone else: a
+ * GET /auth/challenge meanwhile answers at once (it waited for a free
+ * worker thread when the daemon had a small thread pool). */
+static void
+test_slow_upstream_no_stall(void **state)
+{
+	enum { NSLOW = 20 };
+	CURLM *m;
+	CURL *slow[NSLOW], *e;
+	CURLMsg *msg;
+	struct timespec t0, ts;
+	char url[128];
+	unsigned port = closed_port();
+	long code = 0;
+	double took;
+	int running, q, i, ok = 0;
+
+	(void)state;
+	if (gwbin_start(port) != 0) {
+		gwbin_stop();
+		fail_msg("ukey-gateway did not start");
+	}
+	m = curl_multi_init();
+	assert_non_null(m);
+	curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/slow?ms=3000", port);
+	for (i = 0; i < NSLOW; i++) {
+		slow[i] = curl_easy_init();
+		curl_easy_setopt(slow[i], CURLOPT_URL, url);
+		curl_easy_setopt(slow[i], CURLOPT_WRITEFUNCTION, discard);
+		curl_easy_setopt(slow[i], CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(slow[i], CURLOPT_FRESH_CONNECT, 1L);
+		curl_easy_setopt(slow[i], CURLOPT_TIMEOUT_MS, 15000L);
+		curl_multi_add_handle(m, slow[i]);
+	}
+	/* Let the 20 requests reach the gateway and the upstream. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	while (since(&ts) < 0.5) {
+		curl_multi_perform(m, &running);
+		curl_multi_poll(m, NULL, 0, 50, NULL);
+	}
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/auth/challenge", port);
+	e = curl_easy_init();
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 10000L);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(curl_easy_perform(e), CURLE_OK);
+	took = since(&t0);
+	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(e);
+	/* The slow ones all finish, with the upstream's answer. */
+	do {
+		curl_multi_perform(m, &running);
+		while ((msg = curl_multi_info_read(m, &q)) != NULL) {
+			long sst = 0;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle,
+			    CURLINFO_RESPONSE_CODE, &sst);
+			if (msg->data.result == CURLE_OK && sst == 200)
+				ok++;
+		}
+		if (running > 0)
+			curl_multi_poll(m, NULL, 0, 100, NULL);
+	} while (running > 0 && since(&ts) < 20);
+	for (i = 0; i < NSLOW; i++) {
+		curl_multi_remove_handle(m, slow[i]);
+		curl_easy_cleanup(slow[i]);
+	}
+	curl_multi_cleanup(m);
+	gwbin_stop();
+	assert_int_equal(code, 200);
+	if (took > 0.5)
+		fail_msg("GET /auth/challenge took %.0f ms behind 20 slow "
+		         "upstream requests",
+		    took * 1000);
+	assert_int_equal(ok, NSLOW);
+	/* Side by side, not one after another. */
+	took = since(&ts);
+	if (took > 8.0)
+		fail_msg("20 requests of 3 s took %.1f s", took);
+}
+
 static void
 test_upstream_timeout(void **state)
 {
@@ -825,6 +1035,8 @@ main(void)
 		cmocka_unit_test(test_keep_alive),
 		cmocka_unit_test(test_upstream_down),
 		cmocka_unit_test(test_upstream_timeout),
+		cmocka_unit_test(test_response_headers),
+		cmocka_unit_test(test_slow_upstream_no_stall),
 	};
 
 	return cmocka_run_group_tests_name("proxy", tests, group_setup,
