@@ -22,6 +22,7 @@
 #include "common/timeutil.h"
 #include "gateway/admin.h"
 #include "gateway/model.h"
+#include "gateway/wechat.h"
 
 /* Largest certificate file read. */
 #define ADMIN_CERT_MAX (64 * 1024)
@@ -39,7 +40,7 @@ struct ctx {
 /* Every option any command takes; each command allows a subset. */
 struct args {
 	const char *id, *name, *uscc, *form, *query, *login, *unit;
-	const char *resident_id, *phone, *roles, *cert, *sha256;
+	const char *resident_id, *phone, *roles, *cert, *sha256, *openid;
 	int password_fd, temporary, json, help;
 	int npos;
 	char **pos; /* positional words */
@@ -60,6 +61,7 @@ enum {
 	O_TEMP,
 	O_CERT,
 	O_SHA,
+	O_OPENID,
 	O_JSON,
 	O_HELP,
 };
@@ -92,6 +94,7 @@ static const struct optdef {
 	{ "temporary", OPT_FLAG, offsetof(struct args, temporary) },
 	{ "cert", OPT_STR, offsetof(struct args, cert) },
 	{ "sha256", OPT_STR, offsetof(struct args, sha256) },
+	{ "openid", OPT_STR, offsetof(struct args, openid) },
 	{ "json", OPT_FLAG, offsetof(struct args, json) },
 	{ "help", OPT_FLAG, offsetof(struct args, help) },
 };
@@ -747,6 +750,54 @@ operator_unbind(struct ctx *c, struct args *a)
 	return done(c, r, msg);
 }
 
+/* Binds the WeChat openid given to the operator (the counter, with the
+ * operator's own form): one openid binds to at most one operator. */
+static int
+operator_bind_wechat(struct ctx *c, struct args *a)
+{
+	struct gw_actor ac = actor(c, a);
+	struct gw_operator o;
+	char msg[512];
+	int r;
+
+	if (!gw_wechat_openid_valid(a->openid))
+		return fail(c, UK_ERR_ADMIN_INVALID,
+		    "--openid: 1 to %d of A-Z a-z 0-9 _ -",
+		    GW_WECHAT_OPENID_MAX);
+	if ((r = find_operator(c, a->pos[0], &o)) != GW_ADMIN_OK)
+		return r;
+	r = gw_operator_bind_openid(c->st, &ac, o.id, a->openid);
+	if (r == UK_ERR_ADMIN_LOGIN_TAKEN)
+		return fail(c, UK_ERR_SCAN_OPENID_TAKEN,
+		    "that openid is bound to another operator");
+	if (r == UK_ERR_ADMIN_OPERATOR_LEFT)
+		return fail(c, r, "%s", o.login);
+	snprintf(msg, sizeof(msg), "operator %s: WeChat bound", o.login);
+	return done(c, r, msg);
+}
+
+/* Removes the operator's WeChat binding: scan login stops working for
+ * them until they bind again. */
+static int
+operator_unbind_wechat(struct ctx *c, struct args *a)
+{
+	struct gw_actor ac = actor(c, a);
+	struct gw_operator o;
+	char msg[512];
+	int r;
+
+	if ((r = find_operator(c, a->pos[0], &o)) != GW_ADMIN_OK)
+		return r;
+	if (o.openid[0] == '\0')
+		return fail(c, UK_ERR_NOT_FOUND,
+		    "operator %s has no WeChat bound", o.login);
+	r = gw_operator_bind_openid(c->st, &ac, o.id, NULL);
+	if (r == UK_ERR_ADMIN_OPERATOR_LEFT)
+		return fail(c, r, "%s", o.login);
+	snprintf(msg, sizeof(msg), "operator %s: WeChat unbound", o.login);
+	return done(c, r, msg);
+}
+
 /* Staff. */
 
 static int
@@ -885,6 +936,17 @@ static const struct cmd cmds[] = {
 	    "usage: admin operator unfreeze LOGIN --form F\n"
 	    "  Lifts a password freeze.\n",
 	    operator_unfreeze },
+	{ "operator", "bind-wechat", { O_OPENID, O_FORM }, { O_OPENID, O_FORM },
+	    1,
+	    "usage: admin operator bind-wechat LOGIN --openid ID --form F\n"
+	    "  Binds a WeChat openid to the operator for scan login; an openid "
+	    "binds\n  to one operator only.\n",
+	    operator_bind_wechat },
+	{ "operator", "unbind-wechat", { O_FORM }, { O_FORM }, 1,
+	    "usage: admin operator unbind-wechat LOGIN --form F\n"
+	    "  Removes the operator's WeChat binding: no scan login until they "
+	    "bind\n  again.\n",
+	    operator_unbind_wechat },
 	{ "staff", "add", { O_LOGIN, O_NAME, O_ROLES, O_CERT },
 	    { O_LOGIN, O_NAME, O_ROLES }, 0,
 	    "usage: admin staff add --login L --name N --roles \"counter "

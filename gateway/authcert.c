@@ -269,6 +269,7 @@ struct gw_authcert {
 	pthread_mutex_t cclock;    /* guards cc and cctick */
 	struct cc_entry *cc;       /* CC_SIZE parsed certificates */
 	uint64_t cctick;
+	uint64_t cchits, ccmisses; /* lookups, for gw_authcert_cache_stats */
 };
 
 static void
@@ -546,8 +547,38 @@ certcache_get(struct gw_authcert *ac, const unsigned char *der, size_t len,
 		hit = 1;
 		break;
 	}
+	if (hit)
+		ac->cchits++;
+	else
+		ac->ccmisses++;
 	pthread_mutex_unlock(&ac->cclock);
 	return hit;
+}
+
+void
+gw_authcert_cache_stats(struct gw_authcert *ac, uint64_t *hits,
+    uint64_t *misses, size_t *entries)
+{
+	size_t i, n = 0;
+
+	if (hits != NULL)
+		*hits = 0;
+	if (misses != NULL)
+		*misses = 0;
+	if (entries != NULL)
+		*entries = 0;
+	if (ac == NULL || ac->cc == NULL)
+		return;
+	pthread_mutex_lock(&ac->cclock);
+	for (i = 0; i < CC_SIZE; i++)
+		n += ac->cc[i].x != NULL;
+	if (hits != NULL)
+		*hits = ac->cchits;
+	if (misses != NULL)
+		*misses = ac->ccmisses;
+	pthread_mutex_unlock(&ac->cclock);
+	if (entries != NULL)
+		*entries = n;
 }
 
 /* Keeps a reference to the token's certificate x (DER der, digest md,
@@ -659,51 +690,34 @@ out:
 	return r;
 }
 
-/* Takes the challenge of nonce out of the store; *code says whether it was
- * there, for browser and unexpired. Returns 0 or a store error. */
+/* Reads the challenge of nonce (never takes it): *code says whether it is
+ * there, for browser and unexpired; res->nonce_hash is set when it is
+ * there at all (to be taken: gw_authcert_take, or challenge_burn on a
+ * refusal). Returns 0 or a store error. */
 static int
-challenge_take(struct store *st, const char *nonce, const char *browser,
+challenge_read(struct store *st, const char *nonce, const char *browser,
     int64_t now, int *code, struct gw_authcert_result *res)
 {
 	struct store_res *sr = NULL;
 	const char *have;
 	char nh[65], bh[65];
-	int r, own = 0;
+	int r;
 
 	*code = UK_ERR_CHALLENGE_UNKNOWN;
 	if ((r = sha256_hex(nonce, nh)) != 0 ||
 	    (r = sha256_hex(browser != NULL ? browser : "", bh)) != 0)
 		goto out;
-	/*
-	 * Without the caller's transaction, a relaxed one of its own: the
-	 * write lock is not held across the checks and signatures that follow,
-	 * and no fsync is spent here. The delete becomes durable with the
-	 * next durable commit, which for an accepted login is the caller's
-	 * session and audit row (on both backends a durable commit makes
-	 * every earlier commit durable). Lost in a power failure before that,
-	 * the challenge comes back, but only for a login that was refused or
-	 * never finished.
-	 */
-	if (!store_in_transaction(st)) {
-		if ((r = store_begin(st, STORE_TX_WRITE_RELAXED)) != 0)
-			goto out;
-		own = 1;
-	}
 	if ((r = store_exec(st, &sr,
-	         "DELETE FROM challenges WHERE nonce_hash = ? "
-	         "RETURNING browser_hash, expires_at",
+	         "SELECT browser_hash, expires_at FROM challenges "
+	         "WHERE nonce_hash = ?",
 	         "t", nh)) != 0)
 		goto out;
-	if (own) {
-		own = 0;
-		if ((r = store_commit(st)) != 0)
-			goto out;
-	}
 	if (store_res_rows(sr) != 1) {
 		snprintf(res->detail, sizeof(res->detail),
 		    "no such challenge (used, expired or never issued)");
 		goto out;
 	}
+	memcpy(res->nonce_hash, nh, sizeof(nh));
 	have = store_res_text(sr, 0, 0);
 	if (browser == NULL || browser[0] == '\0' || have == NULL ||
 	    strlen(have) != 64 || CRYPTO_memcmp(have, bh, 64) != 0) {
@@ -719,8 +733,60 @@ challenge_take(struct store *st, const char *nonce, const char *browser,
 	}
 	*code = 0;
 out:
+	store_res_free(sr);
+	return r;
+}
+
+/*
+ * Deletes the challenge whose hash is nh: what a refused token costs (it
+ * burns its challenge). Without the caller's transaction, a relaxed one of
+ * its own: lost in a power failure, the challenge comes back, but only for
+ * a login that was refused. Returns 0 or a store error.
+ */
+static int
+challenge_burn(struct store *st, const char *nh)
+{
+	int r, own = 0;
+
+	if (!store_in_transaction(st)) {
+		if ((r = store_begin(st, STORE_TX_WRITE_RELAXED)) != 0)
+			goto out;
+		own = 1;
+	}
+	if ((r = store_exec(st, NULL,
+	         "DELETE FROM challenges WHERE nonce_hash = ?", "t", nh)) != 0)
+		goto out;
+	if (own) {
+		own = 0;
+		r = store_commit(st);
+	}
+out:
 	if (own)
 		store_rollback(st);
+	return r;
+}
+
+int
+gw_authcert_take(struct store *st, struct gw_authcert_result *res)
+{
+	struct store_res *sr = NULL;
+	int r;
+
+	if (res->code != 0 || strlen(res->nonce_hash) != 64)
+		return UK_ERR_INTERNAL;
+	if ((r = store_exec(st, &sr,
+	         "DELETE FROM challenges WHERE nonce_hash = ? "
+	         "RETURNING nonce_hash",
+	         "t", res->nonce_hash)) != 0)
+		goto out;
+	if (store_res_rows(sr) != 1) {
+		/* another post of the same token was quicker */
+		res->code = UK_ERR_CHALLENGE_UNKNOWN;
+		snprintf(res->detail, sizeof(res->detail),
+		    "the challenge was used by a concurrent login");
+	}
+	res->nonce_hash[0] = '\0';
+out:
 	store_res_free(sr);
 	return r;
 }
@@ -844,6 +910,30 @@ copy(char *dst, size_t size, const char *src)
 	snprintf(dst, size, "%s", src != NULL ? src : "");
 }
 
+/*
+ * Who the certificate sha is bound to, with everything the login checks
+ * about them, in one statement: an explicit binding (cert_bindings) first,
+ * else our CA's own certificate counting as bound to the operator it was
+ * issued for (same login in any case, same unit, certificate active), as
+ * gw_binding_find decides; then that operator and their unit, or the staff
+ * account. Columns: 0 which (0 explicit, 1 own CA), 1 operator id, 2 staff
+ * id, 3-7 the operator's login, name, roles, status, unit, 8-11 the unit's
+ * id, status, agreement_at, authorized_at, 12-15 the staff's login, name,
+ * roles, status.
+ */
+#define PRINCIPAL_SQL                                                          \
+	"SELECT p.k, p.op, p.sf, o.login, o.name, o.roles, o.status,"          \
+	" o.unit_id, u.id, u.status, u.agreement_at, u.authorized_at,"         \
+	" f.login, f.name, f.roles, f.status FROM"                             \
+	" (SELECT 0 AS k, b.operator_id AS op, b.staff_id AS sf"               \
+	"  FROM cert_bindings b WHERE b.sha256 = ?"                            \
+	"  UNION ALL SELECT 1, o2.id, NULL FROM certs c JOIN operators o2"     \
+	"  ON o2.login_lc = lower(c.operator) AND o2.unit_id = c.unit_id"      \
+	"  WHERE c.status = 'active' AND c.sha256 = ?) p"                      \
+	" LEFT JOIN operators o ON o.id = p.op"                                \
+	" LEFT JOIN units u ON u.id = o.unit_id"                               \
+	" LEFT JOIN staff f ON f.id = p.sf"
+
 /* The principal bound to the certificate sha: active, of a unit with its
  * agreement. *code: 0 (id filled) or the refusal. Returns 0 or a store
  * error. */
@@ -851,106 +941,121 @@ static int
 principal(struct store *st, const char *sha, int64_t now, int *code,
     struct gw_identity *id, struct gw_authcert_result *res)
 {
-	struct gw_binding b;
-	struct gw_operator op;
-	struct gw_staff sf;
-	struct gw_unit u;
+	struct store_res *sr = NULL;
 	char rid[sizeof(id->request_id)];
-	int r;
+	const char *login, *status, *unit;
+	size_t rows, i, row = 0, n[2] = { 0, 0 };
+	int64_t op, sf;
+	int r, k;
 
 	*code = UK_ERR_CERT_UNBOUND;
-	if ((r = gw_binding_find(st, sha, &b)) == UK_ERR_NOT_FOUND) {
+	if ((r = store_exec(st, &sr, PRINCIPAL_SQL, "tt", sha, sha)) != 0)
+		return r;
+	rows = store_res_rows(sr);
+	for (i = 0; i < rows; i++)
+		n[store_res_int(sr, i, 0) != 0]++;
+	/* an explicit binding when there is exactly one, else our CA's */
+	k = n[0] == 1 ? 0 : 1;
+	if (n[k] != 1) {
 		snprintf(res->detail, sizeof(res->detail),
 		    "the certificate is bound to nobody");
-		return 0;
+		goto out;
 	}
-	if (r != 0)
-		return r;
+	for (i = 0; i < rows; i++)
+		if ((store_res_int(sr, i, 0) != 0) == k)
+			row = i;
 	memcpy(rid, id->request_id, sizeof(rid));
 	rid[sizeof(rid) - 1] = '\0';
-	if (b.operator_id != 0) {
-		if ((r = gw_operator_get(st, b.operator_id, &op)) ==
-		    UK_ERR_NOT_FOUND) {
+	op = store_res_isnull(sr, row, 1) ? 0 : store_res_int(sr, row, 1);
+	sf = store_res_isnull(sr, row, 2) ? 0 : store_res_int(sr, row, 2);
+	if (op != 0) {
+		login = store_res_text(sr, row, 3);
+		status = store_res_text(sr, row, 6);
+		unit = store_res_text(sr, row, 7);
+		if (login == NULL || status == NULL) {
 			snprintf(res->detail, sizeof(res->detail),
 			    "the bound operator %lld does not exist",
-			    (long long)b.operator_id);
-			return 0;
+			    (long long)op);
+			goto out;
 		}
-		if (r != 0)
-			return r;
-		if (strcmp(op.status, "left") == 0) {
+		if (strcmp(status, "left") == 0) {
 			*code = UK_ERR_LOGIN_OPERATOR_LEFT;
 			snprintf(res->detail, sizeof(res->detail),
-			    "operator %s left the unit", op.login);
-			return 0;
+			    "operator %s left the unit", login);
+			goto out;
 		}
-		if (strcmp(op.status, "active") != 0) {
+		if (strcmp(status, "active") != 0) {
 			*code = UK_ERR_LOGIN_DISABLED;
 			snprintf(res->detail, sizeof(res->detail),
-			    "operator %s is %.10s", op.login, op.status);
-			return 0;
+			    "operator %s is %.10s", login, status);
+			goto out;
 		}
-		if ((r = gw_unit_get(st, op.unit, &u)) == UK_ERR_NOT_FOUND) {
+		if (store_res_isnull(sr, row, 8)) {
 			snprintf(res->detail, sizeof(res->detail),
-			    "the operator's unit %s does not exist", op.unit);
-			return 0;
+			    "the operator's unit %s does not exist",
+			    unit != NULL ? unit : "");
+			goto out;
 		}
-		if (r != 0)
-			return r;
-		if (strcmp(u.status, "active") != 0) {
+		status = store_res_text(sr, row, 9);
+		if (status == NULL || strcmp(status, "active") != 0) {
 			*code = UK_ERR_LOGIN_DISABLED;
 			snprintf(res->detail, sizeof(res->detail),
-			    "unit %s is %.10s", u.id, u.status);
-			return 0;
+			    "unit %s is %.10s", store_res_text(sr, row, 8),
+			    status != NULL ? status : "");
+			goto out;
 		}
-		if (u.agreement_at == 0) {
+		if (store_res_isnull(sr, row, 10) ||
+		    store_res_int(sr, row, 10) == 0) {
 			*code = UK_ERR_POLICY_AGREEMENT;
 			snprintf(res->detail, sizeof(res->detail),
-			    "unit %s has not signed the agreement", u.id);
-			return 0;
+			    "unit %s has not signed the agreement",
+			    store_res_text(sr, row, 8));
+			goto out;
 		}
 		memset(id, 0, sizeof(*id));
 		copy(id->kind, sizeof(id->kind), GW_KIND_OPERATOR);
-		id->principal_id = op.id;
-		copy(id->unit, sizeof(id->unit), op.unit);
-		copy(id->login, sizeof(id->login), op.login);
-		copy(id->name, sizeof(id->name), op.name);
-		copy(id->roles, sizeof(id->roles), op.roles);
-		id->unit_authorised = u.authorized_at != 0;
+		id->principal_id = op;
+		copy(id->unit, sizeof(id->unit), unit);
+		copy(id->login, sizeof(id->login), login);
+		copy(id->name, sizeof(id->name), store_res_text(sr, row, 4));
+		copy(id->roles, sizeof(id->roles), store_res_text(sr, row, 5));
+		id->unit_authorised = !store_res_isnull(sr, row, 11) &&
+		    store_res_int(sr, row, 11) != 0;
 		snprintf(res->detail, sizeof(res->detail),
-		    "operator %s of unit %s", op.login, op.unit);
+		    "operator %s of unit %s", id->login, id->unit);
 	} else {
-		if ((r = gw_staff_get(st, b.staff_id, &sf)) ==
-		    UK_ERR_NOT_FOUND) {
+		login = store_res_text(sr, row, 12);
+		status = store_res_text(sr, row, 15);
+		if (login == NULL || status == NULL) {
 			snprintf(res->detail, sizeof(res->detail),
 			    "the bound staff account %lld does not exist",
-			    (long long)b.staff_id);
-			return 0;
+			    (long long)sf);
+			goto out;
 		}
-		if (r != 0)
-			return r;
-		if (strcmp(sf.status, "active") != 0) {
-			*code = strcmp(sf.status, "left") == 0
+		if (strcmp(status, "active") != 0) {
+			*code = strcmp(status, "left") == 0
 			    ? UK_ERR_LOGIN_OPERATOR_LEFT
 			    : UK_ERR_LOGIN_DISABLED;
 			snprintf(res->detail, sizeof(res->detail),
-			    "staff %s is %.10s", sf.login, sf.status);
-			return 0;
+			    "staff %s is %.10s", login, status);
+			goto out;
 		}
 		memset(id, 0, sizeof(*id));
 		copy(id->kind, sizeof(id->kind), GW_KIND_STAFF);
-		id->principal_id = sf.id;
-		copy(id->login, sizeof(id->login), sf.login);
-		copy(id->name, sizeof(id->name), sf.name);
-		copy(id->roles, sizeof(id->roles), sf.roles);
+		id->principal_id = sf;
+		copy(id->login, sizeof(id->login), login);
+		copy(id->name, sizeof(id->name), store_res_text(sr, row, 13));
+		copy(id->roles, sizeof(id->roles), store_res_text(sr, row, 14));
 		snprintf(res->detail, sizeof(res->detail), "staff %s",
-		    sf.login);
+		    id->login);
 	}
 	copy(id->method, sizeof(id->method), "cert");
 	copy(id->scope, sizeof(id->scope), "full");
 	id->cert_sig_at = now;
 	memcpy(id->request_id, rid, sizeof(rid));
 	*code = 0;
+out:
+	store_res_free(sr);
 	return 0;
 }
 
@@ -976,15 +1081,15 @@ describe(const struct gw_authtoken *t, const unsigned char md[32],
 }
 
 int
-gw_authcert_verify_nonce(struct gw_authcert *ac, struct store *st,
-    const char *browser, const char *nonce, const char *token_json, size_t len,
-    int64_t now, struct gw_identity *id, struct gw_authcert_result *res)
+gw_authcert_check(struct gw_authcert *ac, struct store *st, const char *browser,
+    const char *nonce, const char *token_json, size_t len, int64_t now,
+    struct gw_identity *id, struct gw_authcert_result *res)
 {
 	struct gw_authtoken tok;
 	unsigned char tbs[64], md[32];
 	json_t *j = NULL;
 	const char *jn = NULL;
-	int r = 0, code = UK_ERR_AUTH_TOKEN_MALFORMED, v, hit = 0;
+	int r = 0, code = UK_ERR_AUTH_TOKEN_MALFORMED, v, b, hit = 0;
 
 	memset(&tok, 0, sizeof(tok));
 	memset(res, 0, sizeof(*res));
@@ -1001,8 +1106,9 @@ gw_authcert_verify_nonce(struct gw_authcert *ac, struct store *st,
 		    "the token has no nonce");
 		goto out;
 	}
-	/* single use: taken out whatever follows */
-	if ((r = challenge_take(st, nonce != NULL ? nonce : jn, browser, now,
+	/* read only: taken by the caller's durable write on success, burnt
+	 * below on a refusal */
+	if ((r = challenge_read(st, nonce != NULL ? nonce : jn, browser, now,
 	         &code, res)) != 0 ||
 	    code != 0)
 		goto out;
@@ -1047,6 +1153,15 @@ gw_authcert_verify_nonce(struct gw_authcert *ac, struct store *st,
 	if ((r = principal(st, res->sha256, now, &code, id, res)) != 0)
 		goto out;
 out:
+	/* single use: a refused token burns its challenge */
+	if ((r != 0 || code != 0) && res->nonce_hash[0] != '\0') {
+		b = challenge_burn(st, res->nonce_hash);
+		res->nonce_hash[0] = '\0';
+		if (r == 0 && b != 0) {
+			r = b;
+			res->detail[0] = '\0';
+		}
+	}
 	if (r != 0) {
 		code = r;
 		if (res->detail[0] == '\0')
@@ -1057,6 +1172,43 @@ out:
 	gw_authtoken_clear(&tok);
 	json_decref(j);
 	OPENSSL_cleanse(tbs, sizeof(tbs));
+	return r;
+}
+
+int
+gw_authcert_verify_nonce(struct gw_authcert *ac, struct store *st,
+    const char *browser, const char *nonce, const char *token_json, size_t len,
+    int64_t now, struct gw_identity *id, struct gw_authcert_result *res)
+{
+	int r, own = 0;
+
+	if ((r = gw_authcert_check(ac, st, browser, nonce, token_json, len, now,
+	         id, res)) != 0 ||
+	    res->code != 0)
+		return r;
+	/* Without the caller's transaction, a relaxed one of its own: the
+	 * take becomes durable with the next durable commit, for an accepted
+	 * login the caller's session and audit row. */
+	if (!store_in_transaction(st)) {
+		if ((r = store_begin(st, STORE_TX_WRITE_RELAXED)) != 0)
+			goto out;
+		own = 1;
+	}
+	if ((r = gw_authcert_take(st, res)) != 0)
+		goto out;
+	if (own) {
+		own = 0;
+		if ((r = store_commit(st)) != 0)
+			goto out;
+	}
+out:
+	if (own)
+		store_rollback(st);
+	if (r != 0) {
+		res->code = r;
+		snprintf(res->detail, sizeof(res->detail), "%s",
+		    store_last_error(st));
+	}
 	return r;
 }
 

@@ -42,18 +42,23 @@ int gw_challenge_new(struct gw_authcert *ac, struct store *st,
 
 /* What a verification concluded, for the audit row and the answer. */
 struct gw_authcert_result {
-	int code;          /* 0 or the refusal's UK_ERR_* */
-	char subject[256]; /* the certificate's subject, when parsed */
-	char sha256[65];   /* of the certificate's DER, when parsed */
-	char detail[256];  /* one line for the log and audit */
+	int code;            /* 0 or the refusal's UK_ERR_* */
+	char subject[256];   /* the certificate's subject, when parsed */
+	char sha256[65];     /* of the certificate's DER, when parsed */
+	char detail[256];    /* one line for the log and audit */
+	char nonce_hash[65]; /* gw_authcert_check: the challenge to take
+	                        (SHA-256 hex of its nonce) when accepted;
+	                        "" otherwise */
 };
 
 /*
  * Verifies a login token (the agent's JSON answer, as sent by the page in
  * POST /auth/cert {"token": {...}}; token_json is the token object's JSON
- * text, at most 16 KiB) for browser at now: the nonce is taken out of the
- * store in one step (single use: a replay finds nothing,
- * UK_ERR_CHALLENGE_UNKNOWN), must belong to browser
+ * text, at most 16 KiB) for browser at now: gw_authcert_check, then, when
+ * accepted, gw_authcert_take in the caller's open transaction or else in a
+ * relaxed one of its own (single use: a replay finds nothing,
+ * UK_ERR_CHALLENGE_UNKNOWN; a refused token burns its challenge). The
+ * challenge must belong to browser
  * (UK_ERR_CHALLENGE_BROWSER) and be unexpired; the format
  * (UK_ERR_AUTH_TOKEN_MALFORMED); the certificate's purpose, chain,
  * validity and revocation (UK_ERR_CERT_*); the token's "origin" (the
@@ -82,6 +87,43 @@ int gw_authcert_verify(struct gw_authcert *ac, struct store *st,
 int gw_authcert_verify_nonce(struct gw_authcert *ac, struct store *st,
     const char *browser, const char *nonce, const char *token_json, size_t len,
     int64_t now, struct gw_identity *id, struct gw_authcert_result *res);
+
+/*
+ * The first half of a UKey login, which writes nothing on success: the
+ * checks of gw_authcert_verify_nonce with the challenge only read (SELECT
+ * by the nonce's hash: there, for browser, unexpired), not taken. When
+ * res->code is 0, *id is filled and res->nonce_hash names the challenge;
+ * the caller then calls gw_authcert_take inside the durable write
+ * transaction (STORE_TX_WRITE_GROUP) that records the login (audit row,
+ * session), so that an accepted login costs one durable commit, and refuses
+ * the login if the take finds the challenge gone. A refusal of a token whose
+ * challenge exists burns the challenge all the same (single use), in the
+ * caller's transaction when one is open, else in a relaxed one of its own;
+ * a challenge that does not exist costs no write. Returns 0 when decided
+ * (res->code says how) or a store/internal error (the challenge, if read,
+ * burnt as for a refusal).
+ */
+int gw_authcert_check(struct gw_authcert *ac, struct store *st,
+    const char *browser, const char *nonce, const char *token_json, size_t len,
+    int64_t now, struct gw_identity *id, struct gw_authcert_result *res);
+
+/*
+ * The second half: inside the caller's open write transaction, takes the
+ * challenge gw_authcert_check accepted (res->nonce_hash) out of the store in
+ * one statement (DELETE ... RETURNING). When it is gone (another post of the
+ * same token took it first: a replay), res->code becomes
+ * UK_ERR_CHALLENGE_UNKNOWN and the caller must roll back and refuse; of two
+ * concurrent posts of one token exactly one gets 0. res->nonce_hash is
+ * cleared. Returns 0 (res->code says how), UK_ERR_INTERNAL when res is not an
+ * accepted check, or a store error.
+ */
+int gw_authcert_take(struct store *st, struct gw_authcert_result *res);
+
+/* What the parsed-certificate cache did since ac was made: lookups that
+ * found the certificate (*hits), lookups that did not (*misses), and the
+ * certificates held now (*entries). Any pointer may be NULL. */
+void gw_authcert_cache_stats(struct gw_authcert *ac, uint64_t *hits,
+    uint64_t *misses, size_t *entries);
 
 /* Limits of the token's parts. */
 #define GW_AUTHTOKEN_MAX 16384   /* the token's JSON text, bytes */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/errors.h"
+#include "common/secret.h"
 #include "gateway/pwlogin.h"
 #include "gateway/conf.h"
 
@@ -30,6 +31,9 @@ const struct cfg_key gw_config_schema[] = {
 	    "PEM certificate chain for HTTPS (with tls_key)" },
 	{ "gateway", "tls_key", CFG_STRING, NULL, 0, 0, NULL, 0,
 	    "PEM private key for HTTPS (with tls_cert)" },
+	{ "gateway", "web_root", CFG_STRING, NULL, 0, 0, NULL, 0,
+	    "the pages' folder (default: web/ of the source tree the program "
+	    "was built in, else /usr/share/ukeygate/web)" },
 	{ "gateway", "max_body", CFG_INT, "1048576", 1024, 1073741824, NULL, 0,
 	    "largest request body accepted, bytes" },
 	{ "gateway", "metrics", CFG_ENUM, "local", 0, 0, "local public off", 0,
@@ -168,6 +172,109 @@ gw_origin_valid(const char *s, int allow_http)
 	return *p == '\0';
 }
 
+/* Bytes a reset code key must have at least. */
+#define CODE_KEY_MIN 32
+
+/* 1 when [section] key is set to a non-empty value (strings and
+ * secrets). */
+static int
+have(const struct config *cfg, const char *section, const char *key, int secret)
+{
+	const struct secret *sv;
+	const char *v;
+
+	if (secret) {
+		sv = config_secret(cfg, section, key);
+		return sv != NULL && sv->len > 0;
+	}
+	v = config_str(cfg, section, key);
+	return v != NULL && v[0] != '\0';
+}
+
+/* The [sms] keys each provider needs; secret marks the secret one. */
+static const struct {
+	const char *provider, *key;
+	int secret;
+} sms_needs[] = {
+	{ "file", "path", 0 },
+	{ "http", "url", 0 },
+	{ "http", "secret", 1 },
+	{ "aliyun", "url", 0 },
+	{ "aliyun", "key_id", 0 },
+	{ "aliyun", "secret", 1 },
+	{ "aliyun", "sign_name", 0 },
+	{ "aliyun", "tpl_code", 0 },
+	{ "aliyun", "tpl_notice", 0 },
+	{ "tencent", "url", 0 },
+	{ "tencent", "key_id", 0 },
+	{ "tencent", "secret", 1 },
+	{ "tencent", "sign_name", 0 },
+	{ "tencent", "tpl_code", 0 },
+	{ "tencent", "tpl_notice", 0 },
+	{ "tencent", "app_id", 0 },
+	{ "tencent", "region", 0 },
+};
+
+/* [reset] and the [sms] provider it sends through; [scan] and the
+ * [wechat] account it logs in with. Secrets are named, never shown. */
+static int
+check_features(const struct config *cfg, const char *name, char *err,
+    size_t errlen)
+{
+	const struct secret *key;
+	const char *prov, *url;
+	size_t i;
+
+	if (config_bool(cfg, "reset", "enabled")) {
+		key = config_secret(cfg, "reset", "code_key");
+		if (key == NULL || key->len < CODE_KEY_MIN) {
+			snprintf(err, errlen,
+			    "%s: [reset] enabled needs [reset] code_key of at "
+			    "least %d bytes (e.g. openssl rand -base64 48)",
+			    name, CODE_KEY_MIN);
+			return key == NULL ? UK_ERR_CONFIG_MISSING
+			                   : UK_ERR_CONFIG_VALUE;
+		}
+		prov = config_str(cfg, "sms", "provider");
+		if (prov == NULL)
+			prov = "file";
+		for (i = 0; i < sizeof(sms_needs) / sizeof(sms_needs[0]); i++) {
+			if (strcmp(sms_needs[i].provider, prov) != 0 ||
+			    have(cfg, "sms", sms_needs[i].key,
+			        sms_needs[i].secret))
+				continue;
+			snprintf(err, errlen,
+			    "%s: [reset] enabled with [sms] provider = %s "
+			    "needs [sms] %s",
+			    name, prov, sms_needs[i].key);
+			return UK_ERR_CONFIG_MISSING;
+		}
+		url = config_str(cfg, "sms", "url");
+		if (strcmp(prov, "file") != 0 && url != NULL &&
+		    strncmp(url, "https://", 8) != 0 &&
+		    strncmp(url, "http://", 7) != 0) {
+			snprintf(err, errlen,
+			    "%s: [sms] url: \"%s\" is not an http:// or "
+			    "https:// URL",
+			    name, url);
+			return UK_ERR_CONFIG_VALUE;
+		}
+	}
+	if (config_bool(cfg, "scan", "enabled")) {
+		if (!have(cfg, "wechat", "appid", 0)) {
+			snprintf(err, errlen,
+			    "%s: [scan] enabled needs [wechat] appid", name);
+			return UK_ERR_CONFIG_MISSING;
+		}
+		if (!have(cfg, "wechat", "secret", 1)) {
+			snprintf(err, errlen,
+			    "%s: [scan] enabled needs [wechat] secret", name);
+			return UK_ERR_CONFIG_MISSING;
+		}
+	}
+	return 0;
+}
+
 static int
 check(const struct config *cfg, const char *name, char *err, size_t errlen)
 {
@@ -200,7 +307,7 @@ check(const struct config *cfg, const char *name, char *err, size_t errlen)
 		    "%s: [session] absolute is shorter than idle", name);
 		return UK_ERR_CONFIG_VALUE;
 	}
-	return 0;
+	return check_features(cfg, name, err, errlen);
 }
 
 int

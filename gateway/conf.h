@@ -1,4 +1,4 @@
-/* gateway/conf.h: ukey-gateway's configuration: the INI schema ([gateway], [session], [auth], [proxy], [assertion]) and its checks. */
+/* gateway/conf.h: ukey-gateway's configuration: the INI schema ([gateway], [session], [auth], [proxy], [assertion], [scan], [wechat], [sms], [reset]) and its checks. */
 #ifndef UK_GW_CONF_H
 #define UK_GW_CONF_H
 
@@ -20,7 +20,12 @@ extern const struct cfg_key gw_config_schema[];
  * Loads path against gw_config_schema and checks what the schema cannot:
  * public_origin is an https:// (or, for tests on loopback, http://) origin
  * with nothing after it; tz names a zone; tls_cert and tls_key come
- * together; absolute >= idle. On failure a one-line message naming the
+ * together; absolute >= idle; [reset] enabled has a code_key of 32 bytes
+ * or more and the [sms] keys its provider needs (file: path; http: url,
+ * secret; aliyun: url, key_id, secret, sign_name, tpl_code, tpl_notice;
+ * tencent: those and app_id, region); [scan] enabled has [wechat] appid
+ * and secret. Secrets are named, never shown. On failure a one-line
+ * message naming the
  * file (and line when known) is put into err. *out belongs to the caller
  * (config_free). Returns 0 or UK_ERR_CONFIG_*.
  */

@@ -1,5 +1,6 @@
 /* gateway/jwt.c: the ES256 identity assertion (JWS compact form), its signing key, the JWKS, and a strict verifier. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 
 #include "common/b64.h"
 #include "common/errors.h"
@@ -30,12 +32,40 @@
 #define KEY_FILE_MAX 16384 /* longest PEM key file */
 #define KID_MAX 128
 
+/*
+ * Signed assertions kept for reuse (gw_jwt_assertion_cached): AC_SETS sets
+ * of AC_WAYS entries, the set chosen by the key's first bytes, the least
+ * recently used entry of a set replaced; one lock per set. An entry is
+ * reused for at most j->life seconds (min(ttl / 2, AC_LIFE_MAX)), so a
+ * reused assertion has at least ttl / 2 seconds left.
+ */
+#define AC_SETS 256
+#define AC_WAYS 4
+#define AC_LIFE_MAX 30
+
+struct ac_entry {
+	unsigned char key[SHA256_DIGEST_LENGTH];
+	int64_t made; /* the assertion's iat */
+	uint64_t used;
+	char *token; /* NULL: free */
+};
+
+struct ac_set {
+	pthread_mutex_t lock;
+	uint64_t tick;
+	struct ac_entry e[AC_WAYS];
+};
+
 struct gw_jwt {
 	EVP_PKEY *key;
 	char kid[KID_MAX];
 	char *issuer;
 	char *audience;
 	int ttl;
+	int life;              /* seconds an assertion is reused; 0: never */
+	struct ac_set *sets;   /* AC_SETS, or NULL */
+	pthread_mutex_t slock; /* guards hits and misses */
+	uint64_t hits, misses;
 };
 
 /* Never prompts for a passphrase: an encrypted key file is unusable. */
@@ -187,6 +217,40 @@ out:
 	return r;
 }
 
+/* The assertion cache's sets, or NULL. */
+static struct ac_set *
+ac_sets_new(void)
+{
+	struct ac_set *sets;
+	size_t i;
+
+	if ((sets = calloc(AC_SETS, sizeof(*sets))) == NULL)
+		return NULL;
+	for (i = 0; i < AC_SETS; i++)
+		if (pthread_mutex_init(&sets[i].lock, NULL) != 0) {
+			while (i-- > 0)
+				pthread_mutex_destroy(&sets[i].lock);
+			free(sets);
+			return NULL;
+		}
+	return sets;
+}
+
+static void
+ac_sets_free(struct ac_set *sets)
+{
+	size_t i, w;
+
+	if (sets == NULL)
+		return;
+	for (i = 0; i < AC_SETS; i++) {
+		for (w = 0; w < AC_WAYS; w++)
+			free(sets[i].e[w].token);
+		pthread_mutex_destroy(&sets[i].lock);
+	}
+	free(sets);
+}
+
 int
 gw_jwt_open(struct store *st, const char *key_path, const char *issuer,
     const char *audience, int ttl, struct gw_jwt **out)
@@ -201,8 +265,15 @@ gw_jwt_open(struct store *st, const char *key_path, const char *issuer,
 		return UK_ERR_CONFIG_VALUE;
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		return UK_ERR_NOMEM;
+	if (pthread_mutex_init(&j->slock, NULL) != 0) {
+		free(j);
+		return UK_ERR_NOMEM;
+	}
 	j->ttl = ttl > 0 ? ttl : 60;
+	j->life = j->ttl / 2 < AC_LIFE_MAX ? j->ttl / 2 : AC_LIFE_MAX;
 	r = UK_ERR_NOMEM;
+	if ((j->sets = ac_sets_new()) == NULL)
+		goto out;
 	if ((j->issuer = strdup(issuer)) == NULL ||
 	    (j->audience = strdup(audience)) == NULL)
 		goto out;
@@ -230,6 +301,8 @@ gw_jwt_free(struct gw_jwt *j)
 {
 	if (j == NULL)
 		return;
+	ac_sets_free(j->sets);
+	pthread_mutex_destroy(&j->slock);
 	EVP_PKEY_free(j->key);
 	free(j->issuer);
 	free(j->audience);
@@ -337,7 +410,7 @@ gw_jwt_assertion(struct gw_jwt *j, const struct gw_identity *id, int64_t now,
 	hdr = json_pack("{s:s,s:s,s:s}", "alg", "ES256", "typ", "JWT", "kid",
 	    j->kid);
 	cl = json_pack("{s:s,s:s,s:s,s:s%,s:s%,s:s%,s:O,s:s%,s:s%,s:I,s:I,s:I,"
-	               "s:s,s:s%}",
+	               "s:s}",
 	    "iss", j->issuer, "aud", j->audience, "sub", sub, "unit", id->unit,
 	    strnlen(id->unit, sizeof(id->unit)), "login", id->login,
 	    strnlen(id->login, sizeof(id->login)), "name", id->name,
@@ -345,8 +418,7 @@ gw_jwt_assertion(struct gw_jwt *j, const struct gw_identity *id, int64_t now,
 	    id->method, strnlen(id->method, sizeof(id->method)), "scope",
 	    id->scope, strnlen(id->scope, sizeof(id->scope)), "iat",
 	    (json_int_t)now, "nbf", (json_int_t)now, "exp",
-	    (json_int_t)(now + j->ttl), "jti", jti, "rid", id->request_id,
-	    strnlen(id->request_id, sizeof(id->request_id)));
+	    (json_int_t)(now + j->ttl), "jti", jti);
 	if (hdr == NULL || cl == NULL)
 		goto out;
 	r = UK_ERR_NOMEM;
@@ -384,6 +456,150 @@ out:
 	free(s64);
 	free(input);
 	return r;
+}
+
+/* Appends the bounded string s (at most max bytes) and a NUL to the key
+ * input buf (size bytes, *n used): strings hold no NUL, so the
+ * concatenation is unambiguous. */
+static void
+key_str(unsigned char *buf, size_t size, size_t *n, const char *s, size_t max)
+{
+	size_t l = strnlen(s, max);
+
+	if (*n + l + 1 > size)
+		return;
+	memcpy(buf + *n, s, l);
+	buf[*n + l] = '\0';
+	*n += l + 1;
+}
+
+static void
+key_int(unsigned char *buf, size_t size, size_t *n, int64_t v)
+{
+	uint64_t u = (uint64_t)v;
+	int i;
+
+	if (*n + 8 > size)
+		return;
+	for (i = 0; i < 8; i++)
+		buf[(*n)++] = (unsigned char)(u >> (56 - 8 * i));
+}
+
+/* The cache key of sid and id: SHA-256 of every field the claims are made
+ * from (and the session). */
+static void
+ac_key(const char *sid, const struct gw_identity *id,
+    unsigned char key[SHA256_DIGEST_LENGTH])
+{
+	unsigned char buf[1024];
+	size_t n = 0;
+
+	key_str(buf, sizeof(buf), &n, sid != NULL ? sid : "", 128);
+	key_str(buf, sizeof(buf), &n, id->kind, sizeof(id->kind));
+	key_int(buf, sizeof(buf), &n, id->principal_id);
+	key_str(buf, sizeof(buf), &n, id->unit, sizeof(id->unit));
+	key_str(buf, sizeof(buf), &n, id->login, sizeof(id->login));
+	key_str(buf, sizeof(buf), &n, id->name, sizeof(id->name));
+	key_str(buf, sizeof(buf), &n, id->roles, sizeof(id->roles));
+	key_str(buf, sizeof(buf), &n, id->method, sizeof(id->method));
+	key_str(buf, sizeof(buf), &n, id->scope, sizeof(id->scope));
+	key_int(buf, sizeof(buf), &n, id->unit_authorised);
+	key_int(buf, sizeof(buf), &n, id->cert_sig_at);
+	SHA256(buf, n, key);
+}
+
+/* Whether an assertion made at made may be handed out again at now. */
+static int
+ac_fresh(const struct gw_jwt *j, int64_t made, int64_t now)
+{
+	return now >= made && now - made < j->life;
+}
+
+int
+gw_jwt_assertion_cached(struct gw_jwt *j, const char *sid,
+    const struct gw_identity *id, int64_t now, char **out)
+{
+	unsigned char key[SHA256_DIGEST_LENGTH];
+	struct ac_set *set;
+	struct ac_entry *e, *lru;
+	char *tok = NULL, *copy = NULL;
+	size_t w;
+	int r;
+
+	*out = NULL;
+	if (j->sets == NULL || j->life <= 0)
+		return gw_jwt_assertion(j, id, now, out);
+	ac_key(sid, id, key);
+	set = &j->sets[((size_t)key[0] << 8 | key[1]) % AC_SETS];
+	pthread_mutex_lock(&set->lock);
+	for (w = 0; w < AC_WAYS; w++) {
+		e = &set->e[w];
+		if (e->token != NULL && memcmp(e->key, key, sizeof(key)) == 0 &&
+		    ac_fresh(j, e->made, now)) {
+			e->used = ++set->tick;
+			copy = strdup(e->token);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&set->lock);
+	if (copy != NULL) {
+		pthread_mutex_lock(&j->slock);
+		j->hits++;
+		pthread_mutex_unlock(&j->slock);
+		*out = copy;
+		return 0;
+	}
+	if ((r = gw_jwt_assertion(j, id, now, &tok)) != 0)
+		return r;
+	pthread_mutex_lock(&j->slock);
+	j->misses++;
+	pthread_mutex_unlock(&j->slock);
+	/* kept for the next requests; out of memory: only not kept */
+	if ((copy = strdup(tok)) != NULL) {
+		pthread_mutex_lock(&set->lock);
+		lru = &set->e[0];
+		for (w = 0; w < AC_WAYS; w++) {
+			e = &set->e[w];
+			if (e->token != NULL &&
+			    memcmp(e->key, key, sizeof(key)) == 0) {
+				lru = e; /* the same key, older or newer */
+				break;
+			}
+			if (e->token == NULL || e->used < lru->used)
+				lru = e;
+		}
+		if (lru->token == NULL ||
+		    memcmp(lru->key, key, sizeof(key)) != 0 ||
+		    lru->made <= now) {
+			free(lru->token);
+			memcpy(lru->key, key, sizeof(key));
+			lru->token = copy;
+			copy = NULL; /* transferred */
+			lru->made = now;
+			lru->used = ++set->tick;
+		}
+		pthread_mutex_unlock(&set->lock);
+		free(copy);
+	}
+	*out = tok;
+	return 0;
+}
+
+void
+gw_jwt_cache_stats(struct gw_jwt *j, uint64_t *hits, uint64_t *misses)
+{
+	if (hits != NULL)
+		*hits = 0;
+	if (misses != NULL)
+		*misses = 0;
+	if (j == NULL)
+		return;
+	pthread_mutex_lock(&j->slock);
+	if (hits != NULL)
+		*hits = j->hits;
+	if (misses != NULL)
+		*misses = j->misses;
+	pthread_mutex_unlock(&j->slock);
 }
 
 int

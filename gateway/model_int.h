@@ -34,6 +34,23 @@ int gw_model_one(const struct store_res *res, gw_model_row_fn *row, void *out);
 int gw_model_rows(const struct store_res *res, gw_model_row_fn *row,
     size_t size, void **out, size_t *n);
 
+/* The end of a read of one row: when r (what store_exec answered for res)
+ * is 0, fills *out by row from res's only row (gw_model_one). Frees res.
+ * Returns r, or gw_model_one's answer. */
+int
+gw_model_one_end(int r, struct store_res *res, gw_model_row_fn *row, void *out);
+
+/* The end of a read of a list: when r (what store_exec answered for res) is
+ * 0, fills *out and *n as gw_model_rows does. Frees res. Returns r, or
+ * gw_model_rows' answer. */
+int gw_model_rows_end(int r, struct store_res *res, gw_model_row_fn *row,
+    size_t size, void **out, size_t *n);
+
+/* The start of a search: caps *max at GW_LIST_CAP and makes *pat the LIKE
+ * pattern of q (NULL: everything; see gw_model_like; caller frees).
+ * Returns 0 or UK_ERR_NOMEM. */
+int gw_model_search(const char *q, size_t *max, char **pat);
+
 /* The audit row of one change, filled in by the change (see
  * gw_model_audit): event, subject, and the detail's key and value (key NULL:
  * only the form). The strings must outlive gw_model_change. */

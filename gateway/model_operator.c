@@ -225,18 +225,13 @@ int
 gw_operator_get(struct store *st, int64_t id, struct gw_operator *out)
 {
 	struct store_res *res = NULL;
-	int r = UK_ERR_INPUT;
+	int r;
 
 	if (st == NULL || out == NULL)
-		goto out;
-	if ((r = store_exec(st, &res,
-	         "SELECT " OP_COLS " FROM operators WHERE id = ?", "i", id)) !=
-	    0)
-		goto out;
-	r = gw_model_one(res, op_row, out);
-out:
-	store_res_free(res);
-	return r;
+		return UK_ERR_INPUT;
+	r = store_exec(st, &res,
+	    "SELECT " OP_COLS " FROM operators WHERE id = ?", "i", id);
+	return gw_model_one_end(r, res, op_row, out);
 }
 
 int
@@ -245,25 +240,19 @@ gw_operator_find(struct store *st, const char *login_or_id,
 {
 	struct store_res *res = NULL;
 	char lc[GW_LOGIN_MAX + 1], uc[GW_LOGIN_MAX + 1];
-	int r = UK_ERR_INPUT;
+	int r;
 
 	if (st == NULL || login_or_id == NULL || out == NULL)
-		goto out;
-	if (*login_or_id == '\0' || strlen(login_or_id) > GW_LOGIN_MAX) {
-		r = UK_ERR_NOT_FOUND;
-		goto out;
-	}
+		return UK_ERR_INPUT;
+	if (*login_or_id == '\0' || strlen(login_or_id) > GW_LOGIN_MAX)
+		return UK_ERR_NOT_FOUND;
 	gw_model_lower(lc, sizeof(lc), login_or_id);
 	gw_model_upper(uc, sizeof(uc), login_or_id);
-	if ((r = store_exec(st, &res,
-	         "SELECT " OP_COLS " FROM operators WHERE login_lc = ? OR "
-	         "resident_id = ? ORDER BY id LIMIT 2",
-	         "tt", lc, uc)) != 0)
-		goto out;
-	r = gw_model_one(res, op_row, out);
-out:
-	store_res_free(res);
-	return r;
+	r = store_exec(st, &res,
+	    "SELECT " OP_COLS " FROM operators WHERE login_lc = ? OR "
+	    "resident_id = ? ORDER BY id LIMIT 2",
+	    "tt", lc, uc);
+	return gw_model_one_end(r, res, op_row, out);
 }
 
 int
@@ -273,36 +262,28 @@ gw_operator_list(struct store *st, const char *unit, const char *q, size_t max,
 	struct store_res *res = NULL;
 	char *pat = NULL;
 	void *v = NULL;
-	int r = UK_ERR_INPUT;
+	int r;
 
 	if (out != NULL)
 		*out = NULL;
 	if (n != NULL)
 		*n = 0;
 	if (st == NULL || out == NULL || n == NULL)
-		goto out;
-	if (max > GW_LIST_CAP)
-		max = GW_LIST_CAP;
-	if ((pat = gw_model_like(q != NULL ? q : "")) == NULL) {
-		r = UK_ERR_NOMEM;
-		goto out;
-	}
-	if ((r = store_exec(st, &res,
-	         "SELECT " OP_COLS " FROM operators WHERE "
-	         "(? IS NULL OR unit_id = ?) AND ("
-	         "login_lc LIKE lower(?) ESCAPE '\\' OR "
-	         "lower(name) LIKE lower(?) ESCAPE '\\' OR "
-	         "coalesce(resident_id, '') LIKE upper(?) ESCAPE '\\' OR "
-	         "coalesce(phone, '') LIKE ? ESCAPE '\\') "
-	         "ORDER BY unit_id, login_lc LIMIT ?",
-	         "tttttti", unit, unit, pat, pat, pat, pat, (int64_t)max)) != 0)
-		goto out;
-	if ((r = gw_model_rows(res, op_row, sizeof(**out), &v, n)) != 0)
-		goto out;
-	*out = v; /* transferred */
-out:
+		return UK_ERR_INPUT;
+	if ((r = gw_model_search(q, &max, &pat)) != 0)
+		return r;
+	r = store_exec(st, &res,
+	    "SELECT " OP_COLS " FROM operators WHERE "
+	    "(? IS NULL OR unit_id = ?) AND ("
+	    "login_lc LIKE lower(?) ESCAPE '\\' OR "
+	    "lower(name) LIKE lower(?) ESCAPE '\\' OR "
+	    "coalesce(resident_id, '') LIKE upper(?) ESCAPE '\\' OR "
+	    "coalesce(phone, '') LIKE ? ESCAPE '\\') "
+	    "ORDER BY unit_id, login_lc LIMIT ?",
+	    "tttttti", unit, unit, pat, pat, pat, pat, (int64_t)max);
+	if ((r = gw_model_rows_end(r, res, op_row, sizeof(**out), &v, n)) == 0)
+		*out = v; /* transferred */
 	free(pat);
-	store_res_free(res);
 	return r;
 }
 

@@ -101,18 +101,13 @@ int
 gw_staff_get(struct store *st, int64_t id, struct gw_staff *out)
 {
 	struct store_res *res = NULL;
-	int r = UK_ERR_INPUT;
+	int r;
 
 	if (st == NULL || out == NULL)
-		goto out;
-	if ((r = store_exec(st, &res,
-	         "SELECT " STAFF_COLS " FROM staff WHERE id = ?", "i", id)) !=
-	    0)
-		goto out;
-	r = gw_model_one(res, staff_row, out);
-out:
-	store_res_free(res);
-	return r;
+		return UK_ERR_INPUT;
+	r = store_exec(st, &res,
+	    "SELECT " STAFF_COLS " FROM staff WHERE id = ?", "i", id);
+	return gw_model_one_end(r, res, staff_row, out);
 }
 
 int
@@ -120,22 +115,19 @@ gw_staff_list(struct store *st, struct gw_staff **out, size_t *n)
 {
 	struct store_res *res = NULL;
 	void *v = NULL;
-	int r = UK_ERR_INPUT;
+	int r;
 
 	if (out != NULL)
 		*out = NULL;
 	if (n != NULL)
 		*n = 0;
 	if (st == NULL || out == NULL || n == NULL)
-		goto out;
-	if ((r = store_exec(st, &res,
-	         "SELECT " STAFF_COLS " FROM staff ORDER BY login_lc LIMIT ?",
-	         "i", (int64_t)GW_STAFF_CAP)) != 0)
-		goto out;
-	if ((r = gw_model_rows(res, staff_row, sizeof(**out), &v, n)) != 0)
-		goto out;
-	*out = v; /* transferred */
-out:
-	store_res_free(res);
+		return UK_ERR_INPUT;
+	r = store_exec(st, &res,
+	    "SELECT " STAFF_COLS " FROM staff ORDER BY login_lc LIMIT ?", "i",
+	    (int64_t)GW_STAFF_CAP);
+	if ((r = gw_model_rows_end(r, res, staff_row, sizeof(**out), &v, n)) ==
+	    0)
+		*out = v; /* transferred */
 	return r;
 }

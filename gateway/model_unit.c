@@ -144,6 +144,34 @@ gw_model_rows(const struct store_res *res, gw_model_row_fn *row, size_t size,
 }
 
 int
+gw_model_one_end(int r, struct store_res *res, gw_model_row_fn *row, void *out)
+{
+	if (r == 0)
+		r = gw_model_one(res, row, out);
+	store_res_free(res);
+	return r;
+}
+
+int
+gw_model_rows_end(int r, struct store_res *res, gw_model_row_fn *row,
+    size_t size, void **out, size_t *n)
+{
+	if (r == 0)
+		r = gw_model_rows(res, row, size, out, n);
+	store_res_free(res);
+	return r;
+}
+
+int
+gw_model_search(const char *q, size_t *max, char **pat)
+{
+	if (*max > GW_LIST_CAP)
+		*max = GW_LIST_CAP;
+	*pat = gw_model_like(q != NULL ? q : "");
+	return *pat == NULL ? UK_ERR_NOMEM : 0;
+}
+
+int
 gw_model_change(struct store *st, const struct gw_actor *a,
     gw_model_apply_fn *apply, void *arg)
 {
@@ -252,18 +280,14 @@ int
 gw_unit_get(struct store *st, const char *id, struct gw_unit *out)
 {
 	struct store_res *res = NULL;
-	int r = UK_ERR_INPUT;
+	int r;
 
 	if (st == NULL || id == NULL || out == NULL)
-		goto out;
-	if ((r = store_exec(st, &res,
-	         "SELECT " UNIT_COLS " FROM units u WHERE u.id = ?", "it",
-	         (int64_t)time(NULL), id)) != 0)
-		goto out;
-	r = gw_model_one(res, unit_row, out);
-out:
-	store_res_free(res);
-	return r;
+		return UK_ERR_INPUT;
+	r = store_exec(st, &res,
+	    "SELECT " UNIT_COLS " FROM units u WHERE u.id = ?", "it",
+	    (int64_t)time(NULL), id);
+	return gw_model_one_end(r, res, unit_row, out);
 }
 
 char *
@@ -292,35 +316,27 @@ gw_unit_list(struct store *st, const char *q, size_t max, struct gw_unit **out,
 	struct store_res *res = NULL;
 	char *pat = NULL;
 	void *v = NULL;
-	int r = UK_ERR_INPUT;
+	int r;
 
 	if (out != NULL)
 		*out = NULL;
 	if (n != NULL)
 		*n = 0;
 	if (st == NULL || out == NULL || n == NULL)
-		goto out;
-	if (max > GW_LIST_CAP)
-		max = GW_LIST_CAP;
-	if ((pat = gw_model_like(q != NULL ? q : "")) == NULL) {
-		r = UK_ERR_NOMEM;
-		goto out;
-	}
-	if ((r = store_exec(st, &res,
-	         "SELECT " UNIT_COLS " FROM units u WHERE "
-	         "lower(u.id) LIKE lower(?) ESCAPE '\\' OR "
-	         "lower(u.name) LIKE lower(?) ESCAPE '\\' OR "
-	         "lower(coalesce(u.uscc, '')) LIKE lower(?) ESCAPE '\\' "
-	         "ORDER BY u.id LIMIT ?",
-	         "ittti", (int64_t)time(NULL), pat, pat, pat, (int64_t)max)) !=
+		return UK_ERR_INPUT;
+	if ((r = gw_model_search(q, &max, &pat)) != 0)
+		return r;
+	r = store_exec(st, &res,
+	    "SELECT " UNIT_COLS " FROM units u WHERE "
+	    "lower(u.id) LIKE lower(?) ESCAPE '\\' OR "
+	    "lower(u.name) LIKE lower(?) ESCAPE '\\' OR "
+	    "lower(coalesce(u.uscc, '')) LIKE lower(?) ESCAPE '\\' "
+	    "ORDER BY u.id LIMIT ?",
+	    "ittti", (int64_t)time(NULL), pat, pat, pat, (int64_t)max);
+	if ((r = gw_model_rows_end(r, res, unit_row, sizeof(**out), &v, n)) ==
 	    0)
-		goto out;
-	if ((r = gw_model_rows(res, unit_row, sizeof(**out), &v, n)) != 0)
-		goto out;
-	*out = v; /* transferred */
-out:
+		*out = v; /* transferred */
 	free(pat);
-	store_res_free(res);
 	return r;
 }
 

@@ -1,4 +1,4 @@
-/* gateway/proxy.c: the reverse proxy into the business module: libcurl multi handles pooled for connection reuse, identity headers set, bodies streamed through an MHD content reader. */
+/* gateway/proxy.c: the reverse proxy into the business module: curl multi loops on proxy threads, MHD connections suspended while the upstream answers and resumed on news, identity headers set, bodies streamed with bounded buffering. */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,13 +20,79 @@
 #define PX_HDR_COUNT 128       /* upstream response header lines */
 #define PX_BLOCK (32 * 1024)   /* MHD content reader block */
 #define PX_URL_MAX (16 * 1024) /* longest upstream URL */
+#define PX_EASY_KEEP 256       /* idle easy handles kept per loop */
+#define PX_LOOPS_MAX 64
 
-/* One multi handle with its one easy handle: the multi handle owns the
- * connection cache, so keeping the pair keeps the upstream connection. */
-struct px_pair {
-	CURLM *multi;
+struct px_loop;
+
+struct px_hdr {
+	char *name;
+	char *value;
+};
+
+/*
+ * One exchange with the upstream. Two owners hold a reference each: the
+ * proxy loop (until the transfer is done or cancelled) and the MHD side
+ * (the handler's request state, then the response's content reader); a
+ * queued message to the loop holds a third. Fields marked [mu] are shared
+ * and guarded by mu; [loop] ones belong to the loop thread; the rest are
+ * set before the transfer is handed over and read-only afterwards.
+ */
+struct px_xfer {
+	struct gw_proxy *p;
+	struct px_loop *loop;
+	pthread_mutex_t mu;
+	int refs;                 /* [mu] */
+	struct MHD_Connection *c; /* [mu] NULL once the MHD side let go */
+	int suspended;            /* [mu] c is suspended waiting for news */
+	int gone;                 /* [mu] the MHD side let go */
+	/* The request. */
+	struct curl_slist *req_hdrs;
+	char *url;
+	char *method;
+	unsigned char *body;
+	size_t body_len;
+	int has_body;
+	int head_req;    /* a HEAD request: no body will come */
+	char **resp_add; /* NULL-terminated pairs, copied */
+	/* The answer. */
+	int status;          /* [mu] of the final response */
+	int headers_done;    /* [mu] the final response's header block is in */
+	int done;            /* [mu] */
+	int fail_code;       /* [mu] UK_ERR_UPSTREAM_* when it failed */
+	CURLcode result;     /* [mu] */
+	int too_big;         /* [loop] upstream headers over the limits */
+	struct px_hdr *hdrs; /* written by the loop until headers_done */
+	size_t nhdrs, caphdrs, hdrbytes;
+	int64_t clen;       /* upstream Content-Length, -1 when unknown */
+	int64_t delivered;  /* [mu] */
+	int64_t received;   /* [mu] body bytes from the upstream */
+	unsigned char *buf; /* [mu] body bytes [head, head + len) */
+	size_t head, len, cap;
+	int paused; /* [mu] curl paused on a full buffer */
+	/* Messages to the loop ([loop mu]). */
+	int queued;
+	int msg_start, msg_unpause, msg_cancel;
+	struct px_xfer *qnext;
+	/* [loop] */
 	CURL *easy;
-	struct px_pair *next;
+	int added;
+	struct px_xfer *anext, *aprev; /* the loop's active list */
+};
+
+/* A proxy thread: one multi handle (its connection cache is the reuse),
+ * every transfer handed to it, a queue of messages from MHD threads. */
+struct px_loop {
+	struct gw_proxy *p;
+	pthread_t th;
+	int started;
+	CURLM *multi;
+	pthread_mutex_t mu;
+	struct px_xfer *queue;  /* [mu] */
+	int stop;               /* [mu] */
+	struct px_xfer *active; /* [loop] */
+	CURL *easy_pool[PX_EASY_KEEP];
+	size_t neasy;
 };
 
 struct gw_proxy {
@@ -35,150 +101,13 @@ struct gw_proxy {
 	long timeout_ms;
 	size_t max_body;
 	int max_idle;
-	pthread_mutex_t mu;
-	struct px_pair *idle; /* guarded by mu */
-	int nidle;
+	struct px_loop *loops;
+	int nloops;
+	unsigned int next; /* round robin, racy on purpose */
+	int stopped;
 };
 
-struct px_hdr {
-	char *name;
-	char *value;
-};
-
-/* One exchange with the upstream, from gw_proxy_forward to the end of the
- * streamed response. */
-struct px_xfer {
-	struct gw_proxy *p;
-	struct px_pair *pair;
-	struct curl_slist *req_hdrs;
-	char *url;
-	int status;       /* of the final response */
-	int headers_done; /* the final response's header block is complete */
-	int done;
-	CURLcode result;
-	int too_big; /* upstream headers over the limits */
-	struct px_hdr *hdrs;
-	size_t nhdrs, caphdrs, hdrbytes;
-	int64_t clen; /* upstream Content-Length, -1 when unknown */
-	int64_t received, delivered;
-	unsigned char *buf; /* body bytes [head, head + len) */
-	size_t head, len, cap;
-	int paused;
-	int head_req; /* a HEAD request: no body will come */
-};
-
-static void
-pair_free(struct px_pair *pp)
-{
-	if (pp == NULL)
-		return;
-	if (pp->easy != NULL)
-		curl_easy_cleanup(pp->easy);
-	if (pp->multi != NULL)
-		curl_multi_cleanup(pp->multi);
-	free(pp);
-}
-
-/* Takes an idle pair from the pool or makes one; NULL when out of memory. */
-static struct px_pair *
-pair_get(struct gw_proxy *p)
-{
-	struct px_pair *pp;
-
-	pthread_mutex_lock(&p->mu);
-	if ((pp = p->idle) != NULL) {
-		p->idle = pp->next;
-		p->nidle--;
-	}
-	pthread_mutex_unlock(&p->mu);
-	if (pp != NULL) {
-		pp->next = NULL;
-		return pp;
-	}
-	if ((pp = calloc(1, sizeof(*pp))) == NULL)
-		return NULL;
-	if ((pp->multi = curl_multi_init()) == NULL ||
-	    (pp->easy = curl_easy_init()) == NULL) {
-		pair_free(pp);
-		return NULL;
-	}
-	/* One easy handle, one upstream: one connection worth keeping. */
-	curl_multi_setopt(pp->multi, CURLMOPT_MAXCONNECTS, 1L);
-	return pp;
-}
-
-/* Returns pp to the pool (or frees it when the pool is full). */
-static void
-pair_put(struct gw_proxy *p, struct px_pair *pp)
-{
-	if (pp == NULL)
-		return;
-	pthread_mutex_lock(&p->mu);
-	if (p->nidle < p->max_idle) {
-		pp->next = p->idle;
-		p->idle = pp;
-		p->nidle++;
-		pp = NULL;
-	}
-	pthread_mutex_unlock(&p->mu);
-	pair_free(pp);
-}
-
-int
-gw_proxy_new(const struct gw_proxy_conf *conf, struct gw_proxy **out)
-{
-	struct gw_proxy *p;
-	size_t n;
-
-	*out = NULL;
-	if (conf == NULL || conf->upstream == NULL ||
-	    (strncmp(conf->upstream, "http://", 7) != 0 &&
-	        strncmp(conf->upstream, "https://", 8) != 0) ||
-	    strchr(conf->upstream, '?') != NULL ||
-	    strchr(conf->upstream, '#') != NULL ||
-	    conf->connect_timeout_ms < 0 || conf->timeout_ms < 0 ||
-	    conf->max_idle < 0)
-		return UK_ERR_CONFIG_VALUE;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return UK_ERR_INTERNAL;
-	if ((p = calloc(1, sizeof(*p))) == NULL) {
-		curl_global_cleanup();
-		return UK_ERR_NOMEM;
-	}
-	if ((p->upstream = strdup(conf->upstream)) == NULL) {
-		free(p);
-		curl_global_cleanup();
-		return UK_ERR_NOMEM;
-	}
-	n = strlen(p->upstream);
-	while (n > 0 && p->upstream[n - 1] == '/')
-		p->upstream[--n] = '\0';
-	p->connect_timeout_ms =
-	    conf->connect_timeout_ms > 0 ? conf->connect_timeout_ms : 2000;
-	p->timeout_ms = conf->timeout_ms > 0 ? conf->timeout_ms : 60000;
-	p->max_body = conf->max_body;
-	p->max_idle = conf->max_idle > 0 ? conf->max_idle : 16;
-	pthread_mutex_init(&p->mu, NULL);
-	*out = p;
-	return 0;
-}
-
-void
-gw_proxy_free(struct gw_proxy *p)
-{
-	struct px_pair *pp;
-
-	if (p == NULL)
-		return;
-	while ((pp = p->idle) != NULL) {
-		p->idle = pp->next;
-		pair_free(pp);
-	}
-	pthread_mutex_destroy(&p->mu);
-	free(p->upstream);
-	free(p);
-	curl_global_cleanup();
-}
+/* --- references and messages --- */
 
 static void
 xfer_free(struct px_xfer *x)
@@ -187,19 +116,93 @@ xfer_free(struct px_xfer *x)
 
 	if (x == NULL)
 		return;
-	if (x->pair != NULL) {
-		curl_multi_remove_handle(x->pair->multi, x->pair->easy);
-		pair_put(x->p, x->pair);
-	}
 	curl_slist_free_all(x->req_hdrs);
 	for (i = 0; i < x->nhdrs; i++) {
 		free(x->hdrs[i].name);
 		free(x->hdrs[i].value);
 	}
+	for (i = 0; x->resp_add != NULL && x->resp_add[i] != NULL; i++)
+		free(x->resp_add[i]);
+	free(x->resp_add);
 	free(x->hdrs);
 	free(x->buf);
 	free(x->url);
+	free(x->method);
+	free(x->body);
+	pthread_mutex_destroy(&x->mu);
 	free(x);
+}
+
+/* Drops one reference; the last one frees x. */
+static void
+xfer_release(struct px_xfer *x)
+{
+	int left;
+
+	pthread_mutex_lock(&x->mu);
+	left = --x->refs;
+	pthread_mutex_unlock(&x->mu);
+	if (left == 0)
+		xfer_free(x);
+}
+
+/* Resumes the MHD connection waiting on x, if one is. x->mu held. */
+static void
+wake(struct px_xfer *x)
+{
+	if (x->suspended && x->c != NULL) {
+		x->suspended = 0;
+		MHD_resume_connection(x->c);
+	}
+}
+
+/* Sends x's loop a message (the msg_* flags set by the caller under the
+ * loop's mu, here): x is queued once, holding a reference. */
+static void
+post(struct px_xfer *x, int start, int unpause, int cancel)
+{
+	struct px_loop *l = x->loop;
+
+	pthread_mutex_lock(&x->mu);
+	x->refs++;
+	pthread_mutex_unlock(&x->mu);
+	pthread_mutex_lock(&l->mu);
+	x->msg_start |= start;
+	x->msg_unpause |= unpause;
+	x->msg_cancel |= cancel;
+	if (!x->queued) {
+		x->queued = 1;
+		x->qnext = l->queue;
+		l->queue = x;
+		x = NULL; /* the reference goes with the message */
+	}
+	pthread_mutex_unlock(&l->mu);
+	curl_multi_wakeup(l->multi);
+	if (x != NULL)
+		xfer_release(x); /* already queued with one */
+}
+
+/* --- pools and life cycle --- */
+
+static CURL *
+easy_get(struct px_loop *l)
+{
+	if (l->neasy > 0)
+		return l->easy_pool[--l->neasy];
+	return curl_easy_init();
+}
+
+static void
+easy_put(struct px_loop *l, CURL *e)
+{
+	if (e == NULL)
+		return;
+	if (l->neasy < PX_EASY_KEEP) {
+		curl_easy_reset(e);
+		l->easy_pool[l->neasy++] = e;
+		return;
+	}
+	curl_easy_cleanup(e);
 }
 
 static int
@@ -460,8 +463,13 @@ on_header(char *b, size_t size, size_t n, void *ud)
 	}
 	if ((len == 2 && b[0] == '\r' && b[1] == '\n') ||
 	    (len == 1 && b[0] == '\n')) {
-		if (x->status >= 200)
+		if (x->status >= 200) {
+			/* The wake comes with the body (on_body) or, when none
+			 * came in this round, after it (loop_main). */
+			pthread_mutex_lock(&x->mu);
 			x->headers_done = 1;
+			pthread_mutex_unlock(&x->mu);
+		}
 		return len;
 	}
 	if (len == 0 || b[0] == ' ' || b[0] == '\t')
@@ -516,13 +524,20 @@ static size_t
 on_body(char *b, size_t size, size_t n, void *ud)
 {
 	struct px_xfer *x = ud;
-	size_t len = size * n;
+	size_t len = size * n, ret = len;
 	unsigned char *t;
 
-	x->headers_done = 1;
+	pthread_mutex_lock(&x->mu);
+	if (!x->headers_done) {
+		x->headers_done = 1;
+		wake(x);
+	}
+	if (x->gone)
+		goto out; /* nobody reads: dropped */
 	if (x->len >= PX_HIGH) {
 		x->paused = 1;
-		return CURL_WRITEFUNC_PAUSE;
+		ret = CURL_WRITEFUNC_PAUSE;
+		goto out;
 	}
 	if (x->head > 0 && x->head + x->len + len > x->cap) {
 		memmove(x->buf, x->buf + x->head, x->len);
@@ -533,101 +548,389 @@ on_body(char *b, size_t size, size_t n, void *ud)
 
 		while (nc < x->head + x->len + len)
 			nc *= 2;
-		if ((t = realloc(x->buf, nc)) == NULL)
-			return 0;
+		if ((t = realloc(x->buf, nc)) == NULL) {
+			ret = 0;
+			goto out;
+		}
 		x->buf = t;
 		x->cap = nc;
 	}
 	memcpy(x->buf + x->head + x->len, b, len);
 	x->len += len;
 	x->received += (int64_t)len;
-	return len;
+	/* Woken once the whole body is in, or after this round (loop_main):
+	 * one resume, not one per piece. */
+	if (x->clen >= 0 && x->received >= x->clen)
+		wake(x);
+out:
+	pthread_mutex_unlock(&x->mu);
+	return ret;
 }
 
-/* Runs the transfer a little: what is ready now, then waits up to wait_ms
- * for more when wait_ms > 0. */
-static void
-pump(struct px_xfer *x, int wait_ms)
+static int
+set_options(struct px_xfer *x, CURL *e)
 {
+	struct gw_proxy *p = x->p;
+
+	if (curl_easy_setopt(e, CURLOPT_URL, x->url) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") !=
+	        CURLE_OK)
+		return UK_ERR_CONFIG_VALUE;
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, p->connect_timeout_ms);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, p->timeout_ms);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->req_hdrs);
+	if (strcmp(x->method, "GET") == 0 && !x->has_body)
+		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+	else if (strcmp(x->method, "HEAD") == 0 && !x->has_body)
+		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+	else {
+		if (x->has_body) {
+			curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+			    (curl_off_t)x->body_len);
+			curl_easy_setopt(e, CURLOPT_POSTFIELDS,
+			    x->body != NULL ? (const char *)x->body : "");
+		}
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, x->method);
+	}
+	return 0;
+}
+
+/* The error for a transfer that ended before a response came. */
+static int
+failure_code(struct px_xfer *x, CURLcode result)
+{
+	curl_off_t connected = 0;
+
+	if (x->too_big)
+		return UK_ERR_UPSTREAM_DOWN;
+	if (result == CURLE_OPERATION_TIMEDOUT &&
+	    curl_easy_getinfo(x->easy, CURLINFO_CONNECT_TIME_T, &connected) ==
+	        CURLE_OK &&
+	    connected > 0)
+		return UK_ERR_UPSTREAM_TIMEOUT;
+	return UK_ERR_UPSTREAM_DOWN;
+}
+
+/* The transfer ended (result) or was cancelled: off the loop, the news
+ * told, the loop's reference dropped. */
+static void
+finish(struct px_loop *l, struct px_xfer *x, CURLcode result)
+{
+	int code = 0;
+
+	if (x->added) {
+		if (result != CURLE_OK)
+			code = failure_code(x, result);
+		curl_multi_remove_handle(l->multi, x->easy);
+		x->added = 0;
+		if (x->anext != NULL)
+			x->anext->aprev = x->aprev;
+		if (x->aprev != NULL)
+			x->aprev->anext = x->anext;
+		else
+			l->active = x->anext;
+		x->anext = x->aprev = NULL;
+	} else if (result != CURLE_OK)
+		code = UK_ERR_UPSTREAM_DOWN;
+	easy_put(l, x->easy);
+	x->easy = NULL;
+	pthread_mutex_lock(&x->mu);
+	if (!x->done) {
+		x->done = 1;
+		x->result = result;
+		x->fail_code = code;
+	}
+	wake(x);
+	pthread_mutex_unlock(&x->mu);
+	xfer_release(x);
+}
+
+static void
+start(struct px_loop *l, struct px_xfer *x)
+{
+	if ((x->easy = easy_get(l)) == NULL || set_options(x, x->easy) != 0 ||
+	    curl_multi_add_handle(l->multi, x->easy) != CURLM_OK) {
+		finish(l, x, CURLE_FAILED_INIT);
+		return;
+	}
+	x->added = 1;
+	x->anext = l->active;
+	x->aprev = NULL;
+	if (l->active != NULL)
+		l->active->aprev = x;
+	l->active = x;
+}
+
+/* Handles the queued messages. Returns 1 when the loop must stop. */
+static int
+take_messages(struct px_loop *l)
+{
+	struct px_xfer *q, *x;
+	int stop, st, un, ca, paused;
+
+	pthread_mutex_lock(&l->mu);
+	q = l->queue;
+	l->queue = NULL;
+	stop = l->stop;
+	for (x = q; x != NULL; x = x->qnext)
+		x->queued = 0;
+	pthread_mutex_unlock(&l->mu);
+	while ((x = q) != NULL) {
+		q = x->qnext;
+		pthread_mutex_lock(&l->mu);
+		st = x->msg_start;
+		un = x->msg_unpause;
+		ca = x->msg_cancel;
+		x->msg_start = x->msg_unpause = x->msg_cancel = 0;
+		pthread_mutex_unlock(&l->mu);
+		if (st && !stop)
+			start(l, x);
+		else if (st)
+			finish(l, x, CURLE_ABORTED_BY_CALLBACK);
+		if (ca && x->added)
+			finish(l, x, CURLE_ABORTED_BY_CALLBACK);
+		else if (un && x->added) {
+			pthread_mutex_lock(&x->mu);
+			paused = x->paused;
+			x->paused = 0;
+			pthread_mutex_unlock(&x->mu);
+			/* May call on_body at once, which may pause again. */
+			if (paused &&
+			    curl_easy_pause(x->easy, CURLPAUSE_CONT) !=
+			        CURLE_OK)
+				finish(l, x, CURLE_WRITE_ERROR);
+		}
+		xfer_release(x); /* the message's reference */
+	}
+	return stop;
+}
+
+static void *
+loop_main(void *arg)
+{
+	struct px_loop *l = arg;
+	struct px_xfer *x;
 	int running = 0, q;
 	CURLMsg *m;
 
-	if (curl_multi_perform(x->pair->multi, &running) != CURLM_OK) {
-		x->done = 1;
-		x->result = CURLE_FAILED_INIT;
-		return;
-	}
-	while ((m = curl_multi_info_read(x->pair->multi, &q)) != NULL) {
-		if (m->msg == CURLMSG_DONE) {
-			x->done = 1;
-			x->result = m->data.result;
+	for (;;) {
+		if (take_messages(l))
+			break;
+		curl_multi_perform(l->multi, &running);
+		while ((m = curl_multi_info_read(l->multi, &q)) != NULL) {
+			x = NULL;
+			if (m->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE,
+			    (char **)&x);
+			if (x != NULL)
+				finish(l, x, m->data.result);
 		}
+		/* The news of this round: headers or body pieces in. */
+		for (x = l->active; x != NULL; x = x->anext) {
+			pthread_mutex_lock(&x->mu);
+			if (x->suspended && (x->headers_done || x->len > 0))
+				wake(x);
+			pthread_mutex_unlock(&x->mu);
+		}
+		curl_multi_poll(l->multi, NULL, 0, 1000, NULL);
 	}
-	/* Nothing to wait for while paused or while data waits here. */
-	if (!x->done && wait_ms > 0 && !x->paused && x->len == 0)
-		curl_multi_poll(x->pair->multi, NULL, 0, wait_ms, NULL);
+	/* Stopping: every transfer ends now. */
+	while (l->active != NULL)
+		finish(l, l->active, CURLE_ABORTED_BY_CALLBACK);
+	return NULL;
 }
 
 static void
-resume(struct px_xfer *x)
+loop_free(struct px_loop *l)
 {
-	if (!x->paused)
-		return;
-	x->paused = 0;
-	/* May call on_body at once, which may pause again. */
-	if (curl_easy_pause(x->pair->easy, CURLPAUSE_CONT) != CURLE_OK) {
-		x->done = 1;
-		x->result = CURLE_WRITE_ERROR;
+	size_t i;
+
+	for (i = 0; i < l->neasy; i++)
+		curl_easy_cleanup(l->easy_pool[i]);
+	l->neasy = 0;
+	if (l->multi != NULL)
+		curl_multi_cleanup(l->multi);
+	l->multi = NULL;
+	pthread_mutex_destroy(&l->mu);
+}
+
+int
+gw_proxy_new(const struct gw_proxy_conf *conf, struct gw_proxy **out)
+{
+	struct gw_proxy *p;
+	size_t n;
+	int i, r = UK_ERR_NOMEM;
+
+	*out = NULL;
+	if (conf == NULL || conf->upstream == NULL ||
+	    (strncmp(conf->upstream, "http://", 7) != 0 &&
+	        strncmp(conf->upstream, "https://", 8) != 0) ||
+	    strchr(conf->upstream, '?') != NULL ||
+	    strchr(conf->upstream, '#') != NULL ||
+	    conf->connect_timeout_ms < 0 || conf->timeout_ms < 0 ||
+	    conf->max_idle < 0 || conf->loops < 0 || conf->loops > PX_LOOPS_MAX)
+		return UK_ERR_CONFIG_VALUE;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return UK_ERR_INTERNAL;
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		curl_global_cleanup();
+		return UK_ERR_NOMEM;
 	}
+	if ((p->upstream = strdup(conf->upstream)) == NULL)
+		goto out;
+	n = strlen(p->upstream);
+	while (n > 0 && p->upstream[n - 1] == '/')
+		p->upstream[--n] = '\0';
+	p->connect_timeout_ms =
+	    conf->connect_timeout_ms > 0 ? conf->connect_timeout_ms : 2000;
+	p->timeout_ms = conf->timeout_ms > 0 ? conf->timeout_ms : 60000;
+	p->max_body = conf->max_body;
+	p->max_idle = conf->max_idle > 0 ? conf->max_idle : 16;
+	p->nloops = conf->loops > 0 ? conf->loops : 1;
+	if ((p->loops = calloc((size_t)p->nloops, sizeof(*p->loops))) == NULL)
+		goto out;
+	for (i = 0; i < p->nloops; i++) {
+		struct px_loop *l = &p->loops[i];
+
+		l->p = p;
+		pthread_mutex_init(&l->mu, NULL);
+		if ((l->multi = curl_multi_init()) == NULL)
+			goto out;
+		curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS,
+		    (long)p->max_idle);
+		if (pthread_create(&l->th, NULL, loop_main, l) != 0) {
+			r = UK_ERR_INTERNAL;
+			goto out;
+		}
+		l->started = 1;
+	}
+	*out = p;
+	p = NULL; /* transferred */
+	r = 0;
+out:
+	gw_proxy_free(p);
+	return r;
+}
+
+void
+gw_proxy_stop(struct gw_proxy *p)
+{
+	int i;
+
+	if (p == NULL || p->stopped)
+		return;
+	p->stopped = 1;
+	for (i = 0; p->loops != NULL && i < p->nloops; i++) {
+		struct px_loop *l = &p->loops[i];
+
+		if (!l->started)
+			continue;
+		pthread_mutex_lock(&l->mu);
+		l->stop = 1;
+		pthread_mutex_unlock(&l->mu);
+		curl_multi_wakeup(l->multi);
+		pthread_join(l->th, NULL);
+		l->started = 0;
+		/* Messages that came too late: their transfers never ran. */
+		take_messages(l);
+	}
+}
+
+void
+gw_proxy_free(struct gw_proxy *p)
+{
+	int i;
+
+	if (p == NULL)
+		return;
+	gw_proxy_stop(p);
+	for (i = 0; p->loops != NULL && i < p->nloops; i++)
+		if (p->loops[i].multi != NULL)
+			loop_free(&p->loops[i]);
+	free(p->loops);
+	free(p->upstream);
+	free(p);
+	curl_global_cleanup();
 }
 
 static ssize_t
 reader(void *cls, uint64_t pos, char *out, size_t max)
 {
 	struct px_xfer *x = cls;
+	ssize_t ret;
 	size_t n;
+	int unpause = 0;
 
 	(void)pos;
-	for (;;) {
-		if (x->len > 0) {
-			n = x->len < max ? x->len : max;
-			memcpy(out, x->buf + x->head, n);
-			x->head += n;
-			x->len -= n;
-			if (x->len == 0)
-				x->head = 0;
-			x->delivered += (int64_t)n;
-			if (x->len < PX_LOW)
-				resume(x);
-			return (ssize_t)n;
-		}
-		if (x->paused) {
-			resume(x);
-			continue;
-		}
-		if (x->done)
-			return x->result == CURLE_OK
-			    ? MHD_CONTENT_READER_END_OF_STREAM
-			    : MHD_CONTENT_READER_END_WITH_ERROR;
-		pump(x, 1000);
+	pthread_mutex_lock(&x->mu);
+	if (x->len > 0) {
+		n = x->len < max ? x->len : max;
+		memcpy(out, x->buf + x->head, n);
+		x->head += n;
+		x->len -= n;
+		if (x->len == 0)
+			x->head = 0;
+		x->delivered += (int64_t)n;
+		unpause = x->paused && x->len < PX_LOW;
+		ret = (ssize_t)n;
+	} else if (x->done) {
+		ret = x->result == CURLE_OK ? MHD_CONTENT_READER_END_OF_STREAM
+		                            : MHD_CONTENT_READER_END_WITH_ERROR;
+	} else {
+		/* Nothing yet: off MHD's loop until the proxy thread has
+		 * more (wake). */
+		unpause = x->paused;
+		MHD_suspend_connection(x->c);
+		x->suspended = 1;
+		ret = 0;
 	}
+	pthread_mutex_unlock(&x->mu);
+	if (unpause)
+		post(x, 0, 1, 0);
+	return ret;
+}
+
+/* The MHD side lets go of x: a transfer still running is cancelled, unless
+ * all of its body came and only curl's own end is missing (the upstream
+ * connection then goes back to the cache). */
+static void
+mhd_release(struct px_xfer *x)
+{
+	int cancel, unpause;
+
+	pthread_mutex_lock(&x->mu);
+	x->c = NULL;
+	x->gone = 1;
+	x->suspended = 0;
+	cancel = !x->done && (x->clen < 0 || x->received != x->clen);
+	unpause = !x->done && !cancel && x->paused;
+	pthread_mutex_unlock(&x->mu);
+	if (cancel || unpause)
+		post(x, 0, unpause, cancel);
+	xfer_release(x);
 }
 
 static void
 reader_free(void *cls)
 {
-	struct px_xfer *x = cls;
-	int i;
+	mhd_release(cls);
+}
 
-	/* Everything was passed on: let curl see the end of the response so
-	 * that the connection goes back to the cache rather than closed. */
-	for (i = 0; i < 20 && !x->done && x->len == 0 && x->clen >= 0 &&
-	     x->delivered == x->clen;
-	     i++) {
-		resume(x);
-		pump(x, 10);
-	}
-	xfer_free(x);
+void
+gw_proxy_abandon(struct gw_proxy_xfer *x)
+{
+	if (x != NULL)
+		mhd_release((struct px_xfer *)x);
 }
 
 /* Adds the pairs of extra to resp, but none whose name the upstream's
@@ -722,64 +1025,11 @@ queue_error(struct MHD_Connection *c, int code, const char *const *extra)
 	return ret;
 }
 
-/* The error for a transfer that ended before a response came. */
-static int
-failure_code(struct px_xfer *x)
-{
-	curl_off_t connected = 0;
-
-	if (x->result == CURLE_OPERATION_TIMEDOUT &&
-	    curl_easy_getinfo(x->pair->easy, CURLINFO_CONNECT_TIME_T,
-	        &connected) == CURLE_OK &&
-	    connected > 0)
-		return UK_ERR_UPSTREAM_TIMEOUT;
-	return UK_ERR_UPSTREAM_DOWN;
-}
-
-static int
-set_options(struct px_xfer *x, const char *method, const unsigned char *body,
-    size_t body_len)
-{
-	struct gw_proxy *p = x->p;
-	CURL *e = x->pair->easy;
-	int has_body = body_len > 0 || strcmp(method, "POST") == 0 ||
-	    strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
-
-	curl_easy_reset(e);
-	if (curl_easy_setopt(e, CURLOPT_URL, x->url) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") !=
-	        CURLE_OK)
-		return UK_ERR_CONFIG_VALUE;
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, p->connect_timeout_ms);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, p->timeout_ms);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->req_hdrs);
-	if (strcmp(method, "GET") == 0 && !has_body)
-		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-	else if (strcmp(method, "HEAD") == 0 && !has_body)
-		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-	else {
-		if (has_body) {
-			curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
-			    (curl_off_t)body_len);
-			curl_easy_setopt(e, CURLOPT_POSTFIELDS,
-			    body != NULL ? (const char *)body : "");
-		}
-		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-	}
-	return 0;
-}
-
-/* Makes the MHD response for a transfer whose headers are in. */
+/* Makes the MHD response for a transfer whose headers are in. x->mu is
+ * not held: the headers no longer change and, when done, neither does
+ * the body. */
 static struct MHD_Response *
-make_response(struct px_xfer *x, const char *const *extra, int *streaming)
+make_response(struct px_xfer *x, int done, int *streaming)
 {
 	struct MHD_Response *resp;
 	const char *conn = NULL;
@@ -789,13 +1039,13 @@ make_response(struct px_xfer *x, const char *const *extra, int *streaming)
 	for (i = 0; i < x->nhdrs; i++)
 		if (name_is(x->hdrs[i].name, "connection", 0))
 			conn = x->hdrs[i].value;
-	if (x->done && x->head_req && x->clen >= 0) {
+	if (done && x->head_req && x->clen >= 0) {
 		/* HEAD: the upstream's length, no body (MHD sends none). */
 		resp = MHD_create_response_from_callback((uint64_t)x->clen,
 		    PX_BLOCK, reader, x, reader_free);
 		*streaming = 1;
-	} else if (x->done) {
-		/* All of it is here: one buffer, and the pair goes back now. */
+	} else if (done) {
+		/* All of it is here: one buffer, and x is released now. */
 		resp = MHD_create_response_from_buffer(x->len,
 		    x->buf != NULL ? x->buf + x->head : (unsigned char *)"",
 		    MHD_RESPMEM_MUST_COPY);
@@ -817,63 +1067,144 @@ make_response(struct px_xfer *x, const char *const *extra, int *streaming)
 			continue;
 		(void)MHD_add_response_header(resp, n, v);
 	}
-	add_extra(resp, x, extra, 0);
+	add_extra(resp, x, (const char *const *)x->resp_add, 0);
 	return resp;
+}
+
+/* Copies a NULL-terminated list of strings (pairs). NULL on failure;
+ * *out NULL for a NULL list. */
+static int
+copy_list(const char *const *in, char ***out)
+{
+	size_t n = 0, i;
+	char **l;
+
+	*out = NULL;
+	if (in == NULL)
+		return 0;
+	while (in[n] != NULL)
+		n++;
+	if ((l = calloc(n + 1, sizeof(*l))) == NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		if ((l[i] = strdup(in[i])) == NULL) {
+			while (i > 0)
+				free(l[--i]);
+			free(l);
+			return -1;
+		}
+	*out = l;
+	return 0;
 }
 
 enum MHD_Result
 gw_proxy_forward(struct gw_proxy *p, struct MHD_Connection *c,
     const char *method, const char *path_query, const unsigned char *body,
     size_t body_len, const char *const *add, const char *client_ip, int https,
-    const char *const *resp_add)
+    const char *const *resp_add, struct gw_proxy_xfer **xp)
 {
 	struct px_xfer *x = NULL;
-	struct MHD_Response *resp = NULL;
-	int streaming = 0, code = UK_ERR_UPSTREAM_DOWN, has_body;
-	enum MHD_Result ret;
+	int code = UK_ERR_UPSTREAM_DOWN;
 
-	if (p == NULL || c == NULL)
+	if (xp != NULL)
+		*xp = NULL;
+	if (p == NULL || c == NULL || xp == NULL)
 		return MHD_NO;
 	if (!is_token(method) || path_query == NULL || path_query[0] != '/')
 		return queue_error(c, UK_ERR_BAD_PATH, resp_add);
 	if (body_len > p->max_body)
 		return queue_error(c, UK_ERR_BODY_TOO_LARGE, resp_add);
+	if (p->stopped)
+		return queue_error(c, UK_ERR_UPSTREAM_DOWN, resp_add);
 	if ((x = calloc(1, sizeof(*x))) == NULL)
 		return MHD_NO;
+	pthread_mutex_init(&x->mu, NULL);
 	x->p = p;
+	x->refs = 2; /* the loop's and the MHD side's */
+	x->c = c;
 	x->clen = -1;
 	x->head_req = strcmp(method, "HEAD") == 0;
-	has_body = body_len > 0 || strcmp(method, "POST") == 0 ||
+	x->has_body = body_len > 0 || strcmp(method, "POST") == 0 ||
 	    strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
+	code = UK_ERR_NOMEM;
+	if ((x->method = strdup(method)) == NULL ||
+	    copy_list(resp_add, &x->resp_add) != 0)
+		goto fail;
+	if (body_len > 0) {
+		if ((x->body = malloc(body_len)) == NULL)
+			goto fail;
+		memcpy(x->body, body, body_len);
+		x->body_len = body_len;
+	}
 	if ((x->url = build_url(p->upstream, path_query)) == NULL) {
 		code = UK_ERR_BAD_PATH;
 		goto fail;
 	}
-	if ((code = build_headers(x, c, add, client_ip, https, has_body)) != 0)
+	if ((code = build_headers(x, c, add, client_ip, https, x->has_body)) !=
+	    0)
 		goto fail;
-	code = UK_ERR_UPSTREAM_DOWN;
-	if ((x->pair = pair_get(p)) == NULL)
-		goto fail;
-	if (set_options(x, method, body, body_len) != 0)
-		goto fail;
-	if (curl_multi_add_handle(x->pair->multi, x->pair->easy) != CURLM_OK)
-		goto fail;
-	while (!x->headers_done && !x->done)
-		pump(x, 200);
-	if (x->done && (x->result != CURLE_OK || x->status < 200)) {
-		code = x->too_big ? UK_ERR_UPSTREAM_DOWN : failure_code(x);
-		goto fail;
-	}
-	if ((resp = make_response(x, resp_add, &streaming)) == NULL) {
-		code = UK_ERR_NOMEM;
-		goto fail;
-	}
-	ret = MHD_queue_response(c, (unsigned int)x->status, resp);
-	if (!streaming)
-		xfer_free(x); /* a streaming one is freed by MHD: reader_free */
-	MHD_destroy_response(resp);
-	return ret;
+	x->loop = &p->loops[p->next++ % (unsigned int)p->nloops];
+	/* Suspended before the loop can answer: its wake finds it so. */
+	pthread_mutex_lock(&x->mu);
+	MHD_suspend_connection(c);
+	x->suspended = 1;
+	pthread_mutex_unlock(&x->mu);
+	post(x, 1, 0, 0);
+	*xp = (struct gw_proxy_xfer *)x;
+	return MHD_YES;
 fail:
 	xfer_free(x);
 	return queue_error(c, code, resp_add);
+}
+
+enum MHD_Result
+gw_proxy_continue(struct gw_proxy_xfer **xp, struct MHD_Connection *c)
+{
+	struct px_xfer *x = (struct px_xfer *)*xp;
+	struct MHD_Response *resp;
+	int done, streaming = 0, code;
+	enum MHD_Result ret;
+
+	pthread_mutex_lock(&x->mu);
+	if (!x->headers_done && !x->done) {
+		MHD_suspend_connection(c);
+		x->suspended = 1;
+		pthread_mutex_unlock(&x->mu);
+		return MHD_YES;
+	}
+	done = x->done;
+	if (!done && !x->head_req && x->clen >= 0 && x->received == x->clen &&
+	    x->delivered == 0) {
+		/* The whole body is here; curl's end is a formality: answered
+		 * from the buffer, the transfer left to end on its own. */
+		done = 1;
+		x->delivered = x->clen;
+		pthread_mutex_unlock(&x->mu);
+		*xp = NULL;
+		goto answer;
+	}
+	code = x->fail_code;
+	if (done && (x->result != CURLE_OK || x->status < 200) && code == 0)
+		code = UK_ERR_UPSTREAM_DOWN;
+	if (done && x->result == CURLE_OK && x->status >= 200)
+		code = 0;
+	pthread_mutex_unlock(&x->mu);
+	*xp = NULL;
+	if (code != 0) {
+		ret = queue_error(c, code, (const char *const *)x->resp_add);
+		mhd_release(x);
+		return ret;
+	}
+answer:
+	if ((resp = make_response(x, done, &streaming)) == NULL) {
+		ret = queue_error(c, UK_ERR_NOMEM,
+		    (const char *const *)x->resp_add);
+		mhd_release(x);
+		return ret;
+	}
+	ret = MHD_queue_response(c, (unsigned int)x->status, resp);
+	if (!streaming)
+		mhd_release(x); /* a streaming one: reader_free */
+	MHD_destroy_response(resp);
+	return ret;
 }

@@ -14,6 +14,7 @@
 #include "gateway/model.h"
 #include "gateway/pwhash.h"
 #include "gateway/pwlogin.h"
+#include "gateway/ratelimit.h"
 
 #define DEFAULT_TZ "Asia/Shanghai"
 #define DEFAULT_IP_LIMIT 30
@@ -234,39 +235,12 @@ out:
 static int
 ip_count(struct store *st, const struct attempt *a, int *over)
 {
-	struct store_res *rs = NULL;
 	char key[80];
-	int64_t count, start, expired = a->now - a->set->ip_window;
-	int r;
 
-	*over = 0;
 	copy_text(key, sizeof(key), "ip:");
 	copy_text(key + 3, sizeof(key) - 3, a->ip);
-	r = store_exec(st, &rs,
-	    "INSERT INTO rate_limits (key, window_start, count)"
-	    " VALUES (?, ?, 1) ON CONFLICT (key) DO UPDATE SET"
-	    " count = CASE WHEN rate_limits.window_start <= ? THEN 1"
-	    " ELSE rate_limits.count + 1 END,"
-	    " window_start = CASE WHEN rate_limits.window_start <= ?"
-	    " THEN ? ELSE rate_limits.window_start END"
-	    " RETURNING count, window_start",
-	    "tiiii", key, a->now, expired, expired, a->now);
-	if (r != 0)
-		goto out;
-	if (store_res_rows(rs) != 1) {
-		r = UK_ERR_INTERNAL;
-		goto out;
-	}
-	count = store_res_int(rs, 0, 0);
-	start = store_res_int(rs, 0, 1);
-	if (count > a->set->ip_limit) {
-		int64_t left = start + a->set->ip_window - a->now;
-
-		*over = left < 1 ? 1 : (int)left;
-	}
-out:
-	store_res_free(rs);
-	return r;
+	return gw_rate_hit(st, key, a->set->ip_window, a->set->ip_limit, a->now,
+	    over);
 }
 
 #define OP_COLS                                                                \

@@ -19,6 +19,7 @@
 #include "common/rnd.h"
 #include "common/store.h"
 #include "gateway/model.h"
+#include "gateway/ratelimit.h"
 #include "gateway/reset.h"
 #include "gateway/sms.h"
 #include "gateway/sms_provider.h"
@@ -60,43 +61,6 @@ static void
 res_init(struct gw_reset_result *res)
 {
 	memset(res, 0, sizeof(*res));
-}
-
-/* Counts one hit on key in a window of window seconds starting at its first
- * hit; *over gets the seconds to wait when the count exceeds limit. */
-static int
-rate_hit(struct store *st, const char *key, int window, int limit, int64_t now,
-    int *over)
-{
-	struct store_res *rs = NULL;
-	int64_t expired = now - window, count, start, left;
-	int r;
-
-	*over = 0;
-	r = store_exec(st, &rs,
-	    "INSERT INTO rate_limits (key, window_start, count)"
-	    " VALUES (?, ?, 1) ON CONFLICT (key) DO UPDATE SET"
-	    " count = CASE WHEN rate_limits.window_start <= ? THEN 1"
-	    " ELSE rate_limits.count + 1 END,"
-	    " window_start = CASE WHEN rate_limits.window_start <= ?"
-	    " THEN ? ELSE rate_limits.window_start END"
-	    " RETURNING count, window_start",
-	    "tiiii", key, now, expired, expired, now);
-	if (r != 0)
-		goto out;
-	if (store_res_rows(rs) != 1) {
-		r = UK_ERR_INTERNAL;
-		goto out;
-	}
-	count = store_res_int(rs, 0, 0);
-	start = store_res_int(rs, 0, 1);
-	if (count > limit) {
-		left = start + window - now;
-		*over = left < 1 ? 1 : (int)left;
-	}
-out:
-	store_res_free(rs);
-	return r;
 }
 
 /* The phone's three windows. */
@@ -266,7 +230,7 @@ limits(struct store *st, const struct set *s, const char *ip, const char *login,
 
 	if (ip != NULL && *ip != '\0') {
 		snprintf(key, sizeof(key), "reset:ip:%.64s", ip);
-		if ((r = rate_hit(st, key, s->ip_window, s->ip_limit, now,
+		if ((r = gw_rate_hit(st, key, s->ip_window, s->ip_limit, now,
 		         &over)) != 0)
 			return r;
 		if (over > 0)
@@ -277,8 +241,8 @@ limits(struct store *st, const struct set *s, const char *ip, const char *login,
 		for (i = strlen("reset:login:"); key[i] != '\0'; i++)
 			if (key[i] >= 'A' && key[i] <= 'Z')
 				key[i] = (char)(key[i] - 'A' + 'a');
-		if ((r = rate_hit(st, key, s->login_window, s->login_limit, now,
-		         &over)) != 0)
+		if ((r = gw_rate_hit(st, key, s->login_window, s->login_limit,
+		         now, &over)) != 0)
 			return r;
 		if (over > 0)
 			goto limited;

@@ -27,6 +27,7 @@
 #include "gateway/pwlogin.h"
 #include "gateway/respond.h"
 #include "gateway/routes_auth.h"
+#include "gateway/routes_reset.h"
 #include "gateway/session.h"
 
 /* Seconds the pre-login cookie lives. */
@@ -44,6 +45,7 @@ enum route {
 	R_VERIFY,
 	R_JWKS,
 	R_METRICS,
+	R_RESET,
 };
 
 static const struct {
@@ -60,6 +62,9 @@ static const struct {
 	{ "/auth/verify", 0, R_VERIFY },
 	{ "/.well-known/jwks.json", 0, R_JWKS },
 	{ "/metrics", 0, R_METRICS },
+	{ GW_RESET_PATH_REQUEST, 1, R_RESET },
+	{ GW_RESET_PATH_VERIFY, 1, R_RESET },
+	{ GW_RESET_PATH_PASSWORD, 1, R_RESET },
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -233,8 +238,12 @@ gw_idhdrs_make(struct gw_server *s, const struct gw_identity *id,
 
 	memset(hb, 0, sizeof(*hb));
 	snprintf(hb->pid, sizeof(hb->pid), "%lld", (long long)id->principal_id);
+	/* One signed assertion serves the session's requests for a while
+	 * (the request id travels in X-Ukey-Request-Id, not in it). The
+	 * session's id hash is not known here: the key is the identity,
+	 * whose fields are read afresh at every session lookup. */
 	if (s->jwt != NULL &&
-	    (r = gw_jwt_assertion(s->jwt, id, gw_server_now(s),
+	    (r = gw_jwt_assertion_cached(s->jwt, NULL, id, gw_server_now(s),
 	         &hb->assertion)) != 0)
 		return r;
 	hb->v[n++] = "X-Ukey-Kind";
@@ -369,8 +378,14 @@ challenge(struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq)
 	return ret;
 }
 
-/* Makes the session for id after a login and answers with it; an earlier
- * session of the browser is ended. */
+/*
+ * Makes the session for id after a login and answers with it; an earlier
+ * session of the browser is ended. Both writes are one durable transaction
+ * (STORE_TX_WRITE_GROUP: concurrent logins share the fsync). When the
+ * caller has a write transaction open (the UKey login: its challenge taken
+ * and its audit row), the session joins it and login_ok commits it; on a
+ * failure it is rolled back.
+ */
 static enum MHD_Result
 login_ok(struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq,
     struct store *st, const struct gw_identity *id, int must_change)
@@ -380,13 +395,22 @@ login_ok(struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq,
 	int64_t now = gw_server_now(s);
 	enum MHD_Result ret;
 	json_t *body;
-	int r;
+	int r = 0;
 
-	if (req_cookie(c, GW_COOKIE_SESSION, old, sizeof(old)) == 0)
-		(void)gw_session_logout(st, old, now);
+	cookie[0] = '\0';
+	if (!store_in_transaction(st))
+		r = store_begin(st, STORE_TX_WRITE_GROUP);
+	if (r == 0 && req_cookie(c, GW_COOKIE_SESSION, old, sizeof(old)) == 0)
+		r = gw_session_logout(st, old, now);
 	OPENSSL_cleanse(old, sizeof(old));
-	if ((r = gw_session_create(st, &s->sess, id, rq->ip, rq->ua, now,
-	         cookie, csrf)) != 0) {
+	if (r == 0)
+		r = gw_session_create(st, &s->sess, id, rq->ip, rq->ua, now,
+		    cookie, csrf);
+	if (r == 0)
+		r = store_commit(st);
+	if (r != 0) {
+		store_rollback(st);
+		OPENSSL_cleanse(cookie, sizeof(cookie));
 		uk_log(UK_LOG_ERROR, "rid=%s session not created: %s: %s",
 		    rq->id, uk_error_id(r), store_last_error(st));
 		return err_simple(s, c, rq, r, NULL);
@@ -450,9 +474,17 @@ login_cert(struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq)
 		ret = err_simple(s, c, rq, UK_ERR_NOMEM, NULL);
 		goto out;
 	}
-	r = gw_authcert_verify_nonce(s->authcert, st, pre, nonce, text,
-	    strlen(text), gw_server_now(s), &id, &res);
+	/* Reads only; a refusal burns the challenge (a relaxed write). */
+	r = gw_authcert_check(s->authcert, st, pre, nonce, text, strlen(text),
+	    gw_server_now(s), &id, &res);
+	/* Accepted: one durable transaction takes the challenge (refused if a
+	 * concurrent post of the same token took it first), appends the audit
+	 * row and, in login_ok, makes the session. */
+	if (r == 0 && res.code == 0 &&
+	    (r = store_begin(st, STORE_TX_WRITE_GROUP)) == 0)
+		r = gw_authcert_take(st, &res);
 	if (r != 0 || res.code != 0) {
+		store_rollback(st);
 		e.code = r != 0 ? r : res.code;
 		e.subject = res.sha256[0] != '\0' ? res.sha256 : NULL;
 		snprintf(detail, sizeof(detail), "%s%s%s", res.subject,
@@ -481,6 +513,7 @@ login_cert(struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq)
 		ev.user_agent = rq->ua;
 		ev.result = "ok";
 		if ((r = audit_append_ex(st, &ev, NULL)) != 0) {
+			store_rollback(st);
 			ret = err_simple(s, c, rq, r, NULL);
 			goto out;
 		}
@@ -1012,7 +1045,7 @@ peer_addr(struct MHD_Connection *c, char *out, size_t size)
 enum MHD_Result
 gw_auth_handle(struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq)
 {
-	char peer[64];
+	char peer[64], pre[GW_TOKEN_SIZE];
 	size_t i;
 	int json_body, r;
 
@@ -1038,6 +1071,10 @@ gw_auth_handle(struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq)
 	case R_METRICS:
 		peer_addr(c, peer, sizeof(peer));
 		return metrics(s, c, rq, peer);
+	case R_RESET:
+		r = pre_check(c, pre);
+		OPENSSL_cleanse(pre, sizeof(pre));
+		return gw_reset_handle(s, c, rq, r);
 	}
 	return err_simple(s, c, rq, UK_ERR_NO_ROUTE, NULL);
 }

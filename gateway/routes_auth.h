@@ -17,6 +17,10 @@
  *                               besides logout and /auth/session; revokes
  *                               the operator's other sessions and rotates
  *                               the cookie
+ *   POST /auth/reset/request    {"login"}: SMS password reset, step 1
+ *   POST /auth/reset/verify     {"login","code"} -> {"token"}
+ *   POST /auth/reset/password   {"token","password"}: no session
+ *                               (gateway/routes_reset.h)
  *   POST /auth/logout
  *   GET  /auth/session          who am I
  *   GET  /auth/verify           nginx auth_request

@@ -1,4 +1,4 @@
-/* gateway/server.c: ukey-gateway's HTTP server: the libmicrohttpd daemon, raw paths, per-request state and limits, sessions and policy before the proxy, per-thread stores, one log line per request. */
+/* gateway/server.c: ukey-gateway's HTTP server: the libmicrohttpd daemon (thread pool, epoll, suspended connections for the proxy and held waits), raw paths, per-request state and limits, sessions and policy before the proxy, per-thread stores, one log line per request. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,7 +29,10 @@
 #include "gateway/proxy.h"
 #include "gateway/respond.h"
 #include "gateway/routes_auth.h"
+#include "gateway/routes_scan.h"
 #include "gateway/server.h"
+#include "gateway/static.h"
+#include "gateway/waiters.h"
 
 /* Bytes of an X-Forwarded-For header looked at. */
 #define XFF_MAX 1024
@@ -45,7 +49,7 @@ struct thread_store {
 	struct store *st;
 };
 
-/* The thread-specific destructor: a connection's thread ends, its store
+/* The thread-specific destructor: a pool thread ends, its store
  * goes back to the pool (or is closed when the pool is full). */
 static void
 store_destroy(void *p)
@@ -331,8 +335,25 @@ first(struct gw_server *s, struct MHD_Connection *c, const char *method,
 		snprintf(rq->path, sizeof(rq->path), "-");
 		return err(s, c, rq, UK_ERR_BAD_PATH, 0, NULL, NULL);
 	}
-	rq->kind = gw_auth_owns(rq->path) ? GW_ROUTE_AUTH : GW_ROUTE_PROXY;
+	/* The gateway's own pages and assets, before any policy. */
+	if ((strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) &&
+	    gw_static_owns(rq->path)) {
+		rq->kind = GW_ROUTE_STATIC;
+		return gw_static_serve(c, rq->path, strcmp(method, "HEAD") == 0,
+		    rq->id, s->https, &rq->status);
+	}
+	rq->kind = gw_scan_owns(rq->path) ? GW_ROUTE_SCAN
+	    : gw_auth_owns(rq->path)      ? GW_ROUTE_AUTH
+	                                  : GW_ROUTE_PROXY;
 	/* 2. The route and, for JSON routes, the content type. */
+	if (rq->kind == GW_ROUTE_SCAN) {
+		if ((r = gw_scan_route(rq->path, method, &limit)) != 0)
+			return err(s, c, rq, r, 0, NULL, NULL);
+		if (limit > 0 && (rq->sbody = secret_new(limit)) == NULL)
+			return MHD_NO;
+		rq->body_cap = limit;
+		return MHD_YES;
+	}
 	if (rq->kind == GW_ROUTE_AUTH) {
 		if ((r = gw_auth_route(rq->path, method, &json_body)) != 0)
 			return err(s, c, rq, r, 0, NULL, NULL);
@@ -455,7 +476,10 @@ forward(struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq)
 	    rq->query != NULL ? rq->query : "");
 	proxied_headers(s, rq, extra);
 	ret = gw_proxy_forward(s->proxy, c, rq->method, pq, rq->body,
-	    rq->body_len, rq->pass_id ? hb.v : NULL, rq->ip, s->https, extra);
+	    rq->body_len, rq->pass_id ? hb.v : NULL, rq->ip, s->https, extra,
+	    &rq->xfer);
+	free(rq->body); /* copied */
+	rq->body = NULL;
 	free(pq);
 	gw_idhdrs_free(&hb);
 	return ret;
@@ -482,6 +506,11 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 		rq->started = 1;
 		return first(s, c, method, rq);
 	}
+	/* Resumed: the exchange or the wait goes on. */
+	if (rq->xfer != NULL)
+		return gw_proxy_continue(&rq->xfer, c);
+	if (rq->wait != NULL)
+		return gw_scan_continue(s, c, rq);
 	if (rq->status != 0) {
 		/* Answered at the first call: drop any body. */
 		*upload_data_size = 0;
@@ -496,8 +525,9 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 		return err(s, c, rq, UK_ERR_BODY_TOO_LARGE, 413, NULL, NULL);
 	if (rq->stray_body)
 		return err(s, c, rq, UK_ERR_INPUT, 400, NULL, NULL);
-	if (rq->kind == GW_ROUTE_AUTH) {
-		ret = gw_auth_handle(s, c, rq);
+	if (rq->kind == GW_ROUTE_AUTH || rq->kind == GW_ROUTE_SCAN) {
+		ret = rq->kind == GW_ROUTE_AUTH ? gw_auth_handle(s, c, rq)
+		                                : gw_scan_handle(s, c, rq);
 		secret_free(rq->sbody);
 		rq->sbody = NULL;
 		return ret;
@@ -515,9 +545,16 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	unsigned int status;
 	long ms;
 
-	(void)cls;
 	if (rq == NULL)
 		return;
+	if (rq->xfer != NULL) {
+		gw_proxy_abandon(rq->xfer);
+		rq->xfer = NULL;
+	}
+	if (rq->wait != NULL) {
+		gw_waiter_free(((struct gw_server *)cls)->waiters, rq->wait);
+		rq->wait = NULL;
+	}
 	status = rq->status;
 	if (status == 0 &&
 	    (ci = MHD_get_connection_info(c,
@@ -596,6 +633,14 @@ gw_server_new(const struct config *cfg, const struct gw_server_opts *o,
 	gw_pwhash_defaults(&s->pw.hash);
 	snprintf(s->listen_addr, sizeof(s->listen_addr), "%s",
 	    config_str(cfg, "gateway", "listen"));
+	s->threads = (unsigned int)config_int(cfg, "gateway", "threads");
+	if (s->threads == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		s->threads = n > 0 ? (unsigned int)n * 2 : 4;
+		if (s->threads < 4)
+			s->threads = 4;
+	}
 	s->port = (unsigned int)config_int(cfg, "gateway", "port");
 	if ((r = gw_conf_list(cfg, "gateway", "trusted_proxies",
 	         &s->trusted)) != 0 ||
@@ -643,7 +688,8 @@ gw_server_new(const struct config *cfg, const struct gw_server_opts *o,
 		    (long)config_int(cfg, "proxy", "connect_timeout_ms");
 		pc.timeout_ms = (long)config_int(cfg, "proxy", "timeout_ms");
 		pc.max_body = s->max_body;
-		pc.max_idle = 8;
+		pc.max_idle = 256;
+		pc.loops = s->threads > 2 ? (int)(s->threads / 2) : 1;
 		if ((r = gw_proxy_new(&pc, &s->proxy)) != 0) {
 			uk_log_err(r, "proxy to %s", v);
 			goto out;
@@ -652,6 +698,15 @@ gw_server_new(const struct config *cfg, const struct gw_server_opts *o,
 		uk_log(UK_LOG_WARN,
 		    "[proxy] upstream not set: every proxied route answers "
 		    "502");
+	/* Scan login and its held waits. */
+	if ((r = gw_scan_routes_new(cfg, &s->scan)) != 0)
+		goto out;
+	if ((r = gw_waiters_new(s->store_loc, s->clock_offset,
+	         (size_t)config_int(cfg, "scan", "max_waiting"), 50,
+	         s->scan != NULL ? 60 : 0, &s->waiters)) != 0) {
+		uk_log_err(r, "scan waits");
+		goto out;
+	}
 	if (pthread_mutex_init(&s->pool_mu, NULL) != 0) {
 		r = UK_ERR_INTERNAL;
 		goto out;
@@ -670,6 +725,37 @@ out:
 	return r;
 }
 
+/* Raises the soft limit of open files to the hard one and returns the
+ * connections that fit: GW_CONN_LIMIT at most, GW_FD_RESERVE kept back. */
+static unsigned int
+conn_limit(void)
+{
+	struct rlimit rl;
+	rlim_t was, fit;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 1024;
+	was = rl.rlim_cur;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (rl.rlim_cur > (rlim_t)GW_CONN_LIMIT + GW_FD_RESERVE)
+			rl.rlim_cur = (rlim_t)GW_CONN_LIMIT + GW_FD_RESERVE;
+		if (rl.rlim_cur < was || setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			rl.rlim_cur = was;
+	}
+	fit = rl.rlim_cur > (rlim_t)GW_FD_RESERVE * 2
+	    ? rl.rlim_cur - GW_FD_RESERVE
+	    : rl.rlim_cur / 2;
+	if (fit > GW_CONN_LIMIT)
+		fit = GW_CONN_LIMIT;
+	uk_log(fit < GW_CONN_LIMIT ? UK_LOG_WARN : UK_LOG_INFO,
+	    "open files: %llu (was %llu, hard limit %llu): at most %llu "
+	    "connections",
+	    (unsigned long long)rl.rlim_cur, (unsigned long long)was,
+	    (unsigned long long)rl.rlim_max, (unsigned long long)fit);
+	return (unsigned int)fit;
+}
+
 int
 gw_server_start(struct gw_server *s)
 {
@@ -678,13 +764,11 @@ gw_server_start(struct gw_server *s)
 	struct sockaddr *sa;
 	unsigned char *cert = NULL, *key = NULL;
 	size_t clen, klen;
-	/* A thread per connection: a proxied exchange blocks its thread for
-	 * as long as the upstream takes (gw_proxy_forward, the streamed
-	 * body), and a slow upstream must delay no other client. The
-	 * connection limit bounds the threads. Measured faster than a thread
-	 * pool with epoll for keep-alive clients (tests/bench/bench_proxy.sh). */
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL | MHD_USE_ERROR_LOG;
+	/* A pool of threads on epoll. Nothing parks a thread on a slow
+	 * party: a proxied exchange runs on the proxy's threads and a held
+	 * scan wait in the waiters' set, their connections suspended. */
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+	    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	unsigned int limit;
 	int r = UK_ERR_IO;
 
@@ -705,12 +789,8 @@ gw_server_start(struct gw_server *s)
 		    s->listen_addr);
 		return UK_ERR_CONFIG_VALUE;
 	}
-	/* [gateway] threads, when set, caps the connections (and so the
-	 * threads) at 64 per thread asked for. */
-	limit = (unsigned int)config_int(s->cfg, "gateway", "threads");
-	limit = limit == 0 ? GW_CONN_LIMIT : limit * 64;
-	if (limit > GW_CONN_LIMIT)
-		limit = GW_CONN_LIMIT;
+	limit = conn_limit();
+	s->conn_limit = limit;
 	if (s->tls) {
 		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
 			uk_log_err(UK_ERR_CONFIG_VALUE,
@@ -729,26 +809,28 @@ gw_server_start(struct gw_server *s)
 	if (s->tls)
 		s->daemon = MHD_start_daemon(flags, (uint16_t)s->port, NULL,
 		    NULL, handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-		    MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_STACK_SIZE,
-		    (size_t)GW_THREAD_STACK, MHD_OPTION_URI_LOG_CALLBACK,
-		    uri_cb, s, MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, s,
+		    MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE,
+		    s->threads, MHD_OPTION_URI_LOG_CALLBACK, uri_cb, s,
+		    MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, s,
 		    MHD_OPTION_NOTIFY_COMPLETED, completed, s,
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
 		    MHD_OPTION_CONNECTION_LIMIT, limit,
-		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+		    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)4096,
+		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
 		    MHD_OPTION_HTTPS_MEM_CERT, (const char *)cert,
 		    MHD_OPTION_HTTPS_MEM_KEY, (const char *)key,
 		    MHD_OPTION_END);
 	else
 		s->daemon = MHD_start_daemon(flags, (uint16_t)s->port, NULL,
 		    NULL, handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-		    MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_STACK_SIZE,
-		    (size_t)GW_THREAD_STACK, MHD_OPTION_URI_LOG_CALLBACK,
-		    uri_cb, s, MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, s,
+		    MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE,
+		    s->threads, MHD_OPTION_URI_LOG_CALLBACK, uri_cb, s,
+		    MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, s,
 		    MHD_OPTION_NOTIFY_COMPLETED, completed, s,
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
 		    MHD_OPTION_CONNECTION_LIMIT, limit,
-		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+		    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)4096,
+		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
 		    MHD_OPTION_END);
 	if (s->daemon == NULL) {
 		uk_log_err(UK_ERR_IO, "cannot listen on %s port %u",
@@ -756,8 +838,9 @@ gw_server_start(struct gw_server *s)
 		goto out;
 	}
 	uk_log(UK_LOG_INFO,
-	    "listening on %s port %u (a thread per connection, at most %u%s)",
-	    s->listen_addr, s->port, limit, s->tls ? ", TLS" : "");
+	    "listening on %s port %u (%u threads on epoll, at most %u "
+	    "connections%s)",
+	    s->listen_addr, s->port, s->threads, limit, s->tls ? ", TLS" : "");
 	r = 0;
 out:
 	if (key != NULL) {
@@ -773,8 +856,16 @@ gw_server_free(struct gw_server *s)
 {
 	if (s == NULL)
 		return;
+	/* No suspended connection may meet MHD_stop_daemon: new ones are
+	 * refused, held waits and exchanges are ended and resumed. */
+	if (s->daemon != NULL)
+		(void)MHD_quiesce_daemon(s->daemon);
+	gw_waiters_stop(s->waiters);
+	gw_proxy_stop(s->proxy);
 	if (s->daemon != NULL)
 		MHD_stop_daemon(s->daemon);
+	gw_waiters_free(s->waiters);
+	gw_scan_routes_free(s->scan);
 	gw_proxy_free(s->proxy);
 	gw_jwt_free(s->jwt);
 	gw_authcert_free(s->authcert);

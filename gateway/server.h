@@ -1,4 +1,4 @@
-/* gateway/server.h: ukey-gateway's HTTP server (libmicrohttpd): the daemon, per-thread stores, per-request state, the clock. */
+/* gateway/server.h: ukey-gateway's HTTP server (libmicrohttpd thread pool with epoll, suspended connections for slow parties): the daemon, per-thread stores, per-request state, the clock. */
 #ifndef UK_GW_SERVER_H
 #define UK_GW_SERVER_H
 
@@ -19,14 +19,18 @@ struct gw_jwt;
 struct gw_proxy;
 struct gw_rule;
 struct secret;
+struct gw_proxy_xfer;
+struct gw_waiters;
+struct gw_waiter;
+struct gw_scan_routes;
 
 #define GW_PATH_MAX 2048             /* a normalised path, bytes */
 #define GW_URI_MAX 8192              /* a request target, bytes */
 #define GW_AUTH_BODY_MAX (32 * 1024) /* bodies of /auth/ requests */
 
-#define GW_CONN_LIMIT 1024           /* connections, each its own thread */
-#define GW_THREAD_STACK (512 * 1024) /* a connection thread's stack */
-#define GW_STORE_POOL 64             /* stores kept open for new threads */
+#define GW_CONN_LIMIT 30000 /* connections (open files permitting) */
+#define GW_FD_RESERVE 256   /* open files kept for stores, upstreams, logs */
+#define GW_STORE_POOL 64    /* stores kept open for new threads */
 
 #define GW_METRICS_OFF 0
 #define GW_METRICS_LOCAL 1
@@ -52,10 +56,14 @@ struct gw_server {
 	struct gw_policy *policy;
 	struct gw_authcert *authcert;
 	struct gw_jwt *jwt;
-	struct gw_proxy *proxy; /* NULL: no [proxy] upstream */
+	struct gw_proxy *proxy;      /* NULL: no [proxy] upstream */
+	struct gw_waiters *waiters;  /* held scan waits */
+	struct gw_scan_routes *scan; /* scan login and WeChat binding */
+	unsigned int threads;        /* MHD pool threads */
+	unsigned int conn_limit;
 	char **anchors, **crls;
 	struct MHD_Daemon *daemon;
-	pthread_key_t store_key; /* a connection thread's store */
+	pthread_key_t store_key; /* a pool thread's store */
 	int key_made;
 	pthread_mutex_t pool_mu; /* guards pool, npool */
 	int mu_made;
@@ -93,10 +101,16 @@ struct gw_req {
 	int have_id;
 	int pass_id; /* pass the identity on */
 	struct gw_identity who;
+	/* A suspended request: the proxy exchange or the held scan wait
+	 * the handler continues when MHD calls it again. */
+	struct gw_proxy_xfer *xfer;
+	struct gw_waiter *wait;
 };
 
 #define GW_ROUTE_PROXY 0
-#define GW_ROUTE_AUTH 1 /* /auth/..., /.well-known/jwks.json, /metrics */
+#define GW_ROUTE_AUTH 1   /* /auth/..., /.well-known/jwks.json, /metrics */
+#define GW_ROUTE_SCAN 2   /* /auth/qr..., /auth/wechat/..., /qr/s/... */
+#define GW_ROUTE_STATIC 3 /* the gateway's pages and assets (static.h) */
 
 /* Options the command line adds to the configuration. */
 struct gw_server_opts {
@@ -116,16 +130,18 @@ int gw_server_new(const struct config *cfg, const struct gw_server_opts *o,
 /* Starts listening. Returns 0 or UK_ERR_IO (logged). */
 int gw_server_start(struct gw_server *s);
 
-/* Stops listening (waits for requests under way) and frees s; NULL is a
- * no-op. */
+/* Stops listening: held waits and proxy exchanges are ended and their
+ * connections resumed, then the daemon stops (waits for requests under
+ * way); frees s. NULL is a no-op. */
 void gw_server_free(struct gw_server *s);
 
 /* The clock: UTC seconds, plus the test offset. */
 int64_t gw_server_now(const struct gw_server *s);
 
-/* The calling thread's store, taken from the pool of stores left by ended
- * threads or opened on first use; NULL when it cannot be opened (logged).
- * Owned by the thread while it runs; back to the pool when it ends. */
+/* The calling thread's store (one per MHD pool thread), taken from the
+ * pool of stores left by ended threads or opened on first use; NULL when
+ * it cannot be opened (logged). Owned by the thread while it runs; back to
+ * the pool when it ends. */
 struct store *gw_server_store(struct gw_server *s);
 
 #endif

@@ -1,6 +1,7 @@
 /* gateway/ukey_gateway.c: ukey-gateway: command line, configuration, serve (signals, clean shutdown), admin, audit verify, check-config. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
@@ -10,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "common/config.h"
 #include "common/errors.h"
 #include "common/log.h"
@@ -18,8 +21,11 @@
 #include "gateway/admin.h"
 #include "gateway/conf.h"
 #include "gateway/policy.h"
+#include "gateway/routes_reset.h"
 #include "gateway/server.h"
 #include "gateway/session.h"
+#include "gateway/sms.h"
+#include "gateway/static.h"
 
 #define GW_VERSION "0.1.0"
 
@@ -78,6 +84,77 @@ test_offset(int64_t *out)
 	return 0;
 }
 
+/*
+ * The SMS sender for [reset] (NULL when it is off): its own thread and
+ * store connection, the provider from [sms]. The claim lease outlasts the
+ * provider's timeout, so that a slow send is never claimed twice.
+ * Returns 0 or an error code (logged, without secrets).
+ */
+static int
+sms_start(const struct config *cfg, struct gw_sms_sender **out)
+{
+	struct gw_sms_sender_conf sc;
+	long long tmo;
+	int r;
+
+	*out = NULL;
+	if (!config_bool(cfg, "reset", "enabled"))
+		return 0;
+	memset(&sc, 0, sizeof(sc));
+	sc.store = config_str(cfg, "gateway", "store");
+	sc.provider.kind = config_str(cfg, "sms", "provider");
+	sc.provider.path = config_str(cfg, "sms", "path");
+	sc.provider.url = config_str(cfg, "sms", "url");
+	sc.provider.key_id = config_str(cfg, "sms", "key_id");
+	sc.provider.secret = config_secret(cfg, "sms", "secret");
+	sc.provider.sign_name = config_str(cfg, "sms", "sign_name");
+	sc.provider.app_id = config_str(cfg, "sms", "app_id");
+	sc.provider.region = config_str(cfg, "sms", "region");
+	sc.provider.tpl_code = config_str(cfg, "sms", "tpl_code");
+	sc.provider.tpl_notice = config_str(cfg, "sms", "tpl_notice");
+	tmo = config_int(cfg, "sms", "timeout_ms");
+	sc.provider.timeout_ms = (long)tmo;
+	sc.send.lease = (int)(tmo / 1000 + 30 > 60 ? tmo / 1000 + 30 : 60);
+	if ((r = gw_sms_sender_new(&sc, out)) != 0) {
+		uk_log(UK_LOG_ERROR, "sms sender (provider %s) not started: %s",
+		    sc.provider.kind != NULL ? sc.provider.kind : "file",
+		    uk_error_id(r));
+		return r;
+	}
+	uk_log(UK_LOG_INFO, "sms sender started (provider %s)",
+	    sc.provider.kind != NULL ? sc.provider.kind : "file");
+	return 0;
+}
+
+/* The pages: [gateway] web_root, else web/ of the source tree this program
+ * was built in (build/bin/../../web: running from a checkout, as make demo
+ * does), else /usr/share/ukeygate/web. No folder at all is not an error
+ * when web_root is unset: the pages are then answered 404. */
+static int
+web_load(const struct config *cfg)
+{
+	const char *root = config_str(cfg, "gateway", "web_root");
+	char exe[PATH_MAX], cand[PATH_MAX + 16], *slash;
+	struct stat sb;
+	ssize_t n;
+
+	if (root != NULL)
+		return gw_static_init(root);
+	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0) {
+		exe[n] = '\0';
+		if ((slash = strrchr(exe, '/')) != NULL) {
+			*slash = '\0';
+			snprintf(cand, sizeof(cand), "%s/../../web", exe);
+			if (stat(cand, &sb) == 0 && S_ISDIR(sb.st_mode))
+				return gw_static_init(cand);
+		}
+	}
+	if (stat("/usr/share/ukeygate/web", &sb) == 0 && S_ISDIR(sb.st_mode))
+		return gw_static_init("/usr/share/ukeygate/web");
+	uk_log(UK_LOG_WARN, "no web_root: the login pages are not served");
+	return 0;
+}
+
 static int
 cmd_serve(const struct config *cfg, int argc, char **argv)
 {
@@ -88,8 +165,9 @@ cmd_serve(const struct config *cfg, int argc, char **argv)
 	};
 	struct gw_server_opts o;
 	struct gw_server *s = NULL;
+	struct gw_sms_sender *sms = NULL;
 	sigset_t set;
-	int c, r, sig = 0;
+	int c, r, sig = 0, curl = 0;
 
 	memset(&o, 0, sizeof(o));
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
@@ -124,8 +202,21 @@ cmd_serve(const struct config *cfg, int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	/* Once, before any thread: the proxy and the SMS providers use
+	 * libcurl. */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		r = UK_ERR_INTERNAL;
+		uk_log(UK_LOG_ERROR, "curl_global_init failed");
+		goto out;
+	}
+	curl = 1;
+	if ((r = web_load(cfg)) != 0)
+		goto out;
 	if ((r = gw_server_new(cfg, &o, &s)) != 0)
 		goto out;
+	if ((r = sms_start(cfg, &sms)) != 0)
+		goto out;
+	gw_reset_routes_sender(sms);
 	if ((r = gw_server_start(s)) != 0)
 		goto out;
 	uk_log(UK_LOG_INFO, "ukey-gateway %s serving %s (pid %ld)", GW_VERSION,
@@ -144,7 +235,14 @@ cmd_serve(const struct config *cfg, int argc, char **argv)
 	uk_log(UK_LOG_INFO, "stopping (signal %d)", sig);
 	r = 0;
 out:
+	/* Requests first (none may wake the sender afterwards), then the
+	 * sender (a send under way finishes). */
 	gw_server_free(s);
+	gw_reset_routes_sender(NULL);
+	gw_sms_sender_free(sms);
+	gw_static_free();
+	if (curl)
+		curl_global_cleanup();
 	if (r == 0)
 		uk_log(UK_LOG_INFO, "stopped");
 	return r == 0 ? EXIT_OK : fail(r, "see the log above");

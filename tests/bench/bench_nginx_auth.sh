@@ -23,90 +23,20 @@ N=${N:-20000}
 C=${C:-16}
 ROUNDS=${ROUNDS:-3}
 CACHE=${CACHE:-5}
-GW_BIN=$UKEY_BUILD/bin/ukey-gateway
-STATIC=$UKEY_BUILD/tests/tools/mhd-static
 NGINX=${NGINX:-/usr/sbin/nginx}
-. "$ROOT/tests/lib/agent.sh" # ag_free_port
-
-skip() {
-	echo "bench_nginx_auth: skipped: $*"
-	exit 0
-}
+BENCH=bench_nginx_auth
+. "$ROOT/tests/bench/lib.sh"
 [ -x "$GW_BIN" ] || skip "$GW_BIN not built"
 [ -x "$STATIC" ] || skip "$STATIC not built"
 [ -x "$NGINX" ] || skip "nginx not installed"
 command -v ab >/dev/null 2>&1 || skip "ab (apache2-utils) not installed"
 
-T=$(mktemp -d "${UKEY_TEST_TMP:-/tmp}/bench-nginx.XXXXXX") || exit 1
+bench_tmp bench-nginx
 chmod 755 "$T"
-PIDS=""
-cleanup() {
-	for p in $PIDS; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+static_start "$T/up.port"
+UP_PORT=$(static_port "$T/up.port")
 
-"$STATIC" --port 0 >"$T/up.port" 2>"$T/static.err" &
-PIDS="$PIDS $!"
-i=0
-until grep -q '^listening ' "$T/up.port" 2>/dev/null; do
-	i=$((i + 1))
-	[ $i -lt 50 ] || skip "mhd-static did not start"
-	sleep 0.1
-done
-UP_PORT=$(sed -n 's/^listening //p' "$T/up.port")
-
-GW_PORT=$(ag_free_port)
-GW="http://127.0.0.1:$GW_PORT"
-cat >"$T/routes" <<ROUTES
-/hall/query/  GET,HEAD  session scope=query
-ROUTES
-cat >"$T/gw.conf" <<CONF
-[gateway]
-listen = 127.0.0.1
-port = $GW_PORT
-public_origin = https://gjj.example.cn
-store = $T/ukey.db
-log_level = warn
-[proxy]
-upstream = http://127.0.0.1:$UP_PORT
-routes = $T/routes
-[assertion]
-key = $T/assertion.pem
-CONF
-adm() {
-	"$GW_BIN" -c "$T/gw.conf" admin "$@" >>"$T/admin.log" 2>&1
-}
-printf 'Bench-Passw0rd-2024\n' >"$T/pw"
-adm unit add --id U1 --name "Bench Unit" --uscc 91350100M000100Y43 --form B-1 &&
-    adm unit agreement U1 --form B-2 &&
-    adm unit authorize U1 --form B-3 &&
-    adm operator add --login bench --unit U1 --name Bench --roles maker \
-        --password-fd 3 --form B-4 3<"$T/pw" ||
-    skip "admin commands failed: $(tail -n 3 "$T/admin.log")"
-"$GW_BIN" -c "$T/gw.conf" serve >"$T/gw.log" 2>&1 &
-GW_PID=$!
-PIDS="$PIDS $GW_PID"
-i=0
-until curl -s -o /dev/null "$GW/.well-known/jwks.json"; do
-	i=$((i + 1))
-	[ $i -lt 100 ] && kill -0 "$GW_PID" 2>/dev/null ||
-	    skip "the gateway did not start: $(tail -n 3 "$T/gw.log")"
-	sleep 0.1
-done
-curl -s -D "$T/h1" -o "$T/b1" "$GW/auth/challenge"
-PRE=$(sed -n 's/^Set-Cookie: __Host-ukey-pre=\([^;]*\);.*/\1/p' "$T/h1" | tr -d '\r')
-CSRF=$(sed -n 's/.*"csrf":"\([^"]*\)".*/\1/p' "$T/b1")
-curl -s -D "$T/h2" -o "$T/b2" -H "Cookie: __Host-ukey-pre=$PRE" \
-    -H "X-CSRF-Token: $CSRF" -H 'Content-Type: application/json' \
-    --data '{"login":"bench","password":"Bench-Passw0rd-2024"}' "$GW/auth/password"
-SESS=$(sed -n 's/^Set-Cookie: __Host-ukey-session=\([^;]*\);.*/\1/p' "$T/h2" | tr -d '\r')
-[ -n "$SESS" ] || skip "password login failed: $(cat "$T/b2")"
-COOKIE="Cookie: __Host-ukey-session=$SESS"
+gateway_start "$UP_PORT"
 
 AUTH_PORT=$(ag_free_port)
 PLAIN_PORT=$(ag_free_port)
@@ -201,38 +131,11 @@ st=$(curl -s -o /dev/null -w '%{http_code}' -H "$COOKIE" "$AUTH")
 st=$(curl -s -o /dev/null -w '%{http_code}' "$AUTH")
 [ "$st" = 401 ] || skip "a GET without a session answered $st, not 401"
 
-run_ab() {
-	if [ $# -gt 1 ]; then
-		ab -q -k -n "$N" -c "$C" -H "$2" "$1" >"$T/ab.out" 2>&1
-	else
-		ab -q -k -n "$N" -c "$C" "$1" >"$T/ab.out" 2>&1
-	fi
-	awk '/^Requests per second:/ { rps = $4 }
-	    /^Failed requests:/ { failed = $3 }
-	    /^Non-2xx responses:/ { non2xx = $3 }
-	    /^  99%/ { p99 = $2 }
-	    END { printf "%s %s %d\n", rps, p99, failed + non2xx }' "$T/ab.out"
-}
-median() {
-	sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
-}
-
-run_ab "$AUTH" "$COOKIE" >/dev/null
-run_ab "$PLAIN" >/dev/null
-: >"$T/auth.res"
-: >"$T/plain.res"
-r=0
-while [ $r -lt "$ROUNDS" ]; do
-	run_ab "$AUTH" "$COOKIE" >>"$T/auth.res"
-	run_ab "$PLAIN" >>"$T/plain.res"
-	r=$((r + 1))
-done
-A_RPS=$(awk '{ print $1 }' "$T/auth.res" | median)
-A_P99=$(awk '{ print $2 }' "$T/auth.res" | median)
-P_RPS=$(awk '{ print $1 }' "$T/plain.res" | median)
-P_P99=$(awk '{ print $2 }' "$T/plain.res" | median)
-A_FAIL=$(awk '{ s += $3 } END { print s + 0 }' "$T/auth.res")
-P_FAIL=$(awk '{ s += $3 } END { print s + 0 }' "$T/plain.res")
+bench_rounds "$T/auth.res" "$AUTH" "$COOKIE" "$T/plain.res" "$PLAIN"
+set -- $(bench_medians "$T/auth.res")
+A_RPS=$1 A_P99=$2 A_FAIL=$3
+set -- $(bench_medians "$T/plain.res")
+P_RPS=$1 P_P99=$2 P_FAIL=$3
 
 echo "# ab -k -n $N -c $C, median of $ROUNDS alternating rounds; nginx" \
     "$("$NGINX" -v 2>&1 | sed 's/.*\///'), upstream mhd-static;" \

@@ -157,6 +157,42 @@ backend() {
 	run bd2 admin operator bind-cert lisi --cert "$T/op1cert.der" --form F-31
 	check_eq "$n: now it binds to the other operator" 0 "$RC"
 
+	run wb admin operator bind-wechat lisi --openid oLisi_1 --form F-33
+	check_eq "$n: bind-wechat" 0 "$RC"
+	run os6 admin operator show lisi --json
+	check_eq "$n: ... operator show says wechat bound" "True" "$(jget "$T/os6.out" wechat_bound)"
+	check_eq "$n: ... the openid stored" "oLisi_1" "$(sql "SELECT wechat_openid FROM operators WHERE login_lc = 'lisi'")"
+	check_eq "$n: ... audited with the form" "1" \
+	    "$(sql "SELECT count(*) FROM audit WHERE event = 'admin.operator.bind_openid' AND subject = 'operator:lisi' AND actor = 'cli:tester' AND result = 'ok' AND detail LIKE '%F-33%'")"
+	run wb2 admin operator bind-wechat ZhangSan --openid oLisi_1 --form F-34
+	check_eq "$n: the same openid for another operator refused" 1 "$RC"
+	check_match "$n: ... with UK-4214" "UK-4214" "$(cat "$T/wb2.err")"
+	check_eq "$n: ... nothing bound to ZhangSan" "" "$(sql "SELECT wechat_openid FROM operators WHERE login_lc = 'zhangsan'")"
+	run wb3 admin operator bind-wechat ZhangSan --openid "o bad!" --form F-34
+	check_match "$n: a malformed openid refused: UK-4605" "UK-4605" "$(cat "$T/wb3.err")"
+	run wb4 admin operator bind-wechat ZhangSan --openid oZhang_2
+	check_eq "$n: bind-wechat without form is a usage error" 2 "$RC"
+	run wb5 admin operator bind-wechat ZhangSan --form F-34
+	check_eq "$n: bind-wechat without --openid is a usage error" 2 "$RC"
+	run wb6 admin operator bind-wechat nobody --openid oX_9 --form F-34
+	check_match "$n: bind-wechat of an unknown operator: UK-4602" "UK-4602" "$(cat "$T/wb6.err")"
+	run wu0 admin operator unbind-wechat lisi
+	check_eq "$n: unbind-wechat without form is a usage error" 2 "$RC"
+	run wu admin operator unbind-wechat LiSi --form F-35
+	check_eq "$n: unbind-wechat" 0 "$RC"
+	run os7 admin operator show lisi
+	check_match "$n: ... operator show: wechat -" "wechat: -" "$(cat "$T/os7.out")"
+	check_eq "$n: ... the openid gone" "" "$(sql "SELECT wechat_openid FROM operators WHERE login_lc = 'lisi'")"
+	check_eq "$n: ... audited with the form" "1" \
+	    "$(sql "SELECT count(*) FROM audit WHERE event = 'admin.operator.unbind_openid' AND subject = 'operator:lisi' AND actor = 'cli:tester' AND result = 'ok' AND detail LIKE '%F-35%'")"
+	run wu2 admin operator unbind-wechat lisi --form F-36
+	check_eq "$n: unbind-wechat when nothing is bound fails" 1 "$RC"
+	check_match "$n: ... saying so" "UK-1007.*no WeChat bound" "$(cat "$T/wu2.err")"
+	run wb7 admin operator bind-wechat ZhangSan --openid oLisi_1 --form F-37
+	check_eq "$n: now the openid binds to the other operator" 0 "$RC"
+	run wh admin operator unbind-wechat --help
+	check_match "$n: unbind-wechat --help" "usage: admin operator unbind-wechat LOGIN --form F" "$(cat "$T/wh.out")"
+
 	run sa admin staff add --login Clerk1 --name 王五 --roles "counter helpdesk" --cert "$T/clerkcert.der"
 	check_eq "$n: staff add with a certificate" 0 "$RC"
 	run sb admin staff add --login clerk1 --name x --roles counter

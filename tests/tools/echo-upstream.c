@@ -16,6 +16,7 @@
 #include <microhttpd.h>
 
 #include "gateway/jwt.h"
+#include "tests/lib/testsrv.h"
 
 /*
  * Usage: echo-upstream --port N [--jwks-url URL] [--issuer I --audience A]
@@ -331,13 +332,17 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 int
 main(int argc, char **argv)
 {
-	struct sockaddr_in sa;
+	const struct MHD_OptionItem opts[] = {
+		{ MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)uri_log, NULL },
+		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, NULL },
+		{ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)notify, NULL },
+		{ MHD_OPTION_END, 0, NULL },
+	};
 	struct MHD_Daemon *d;
-	const union MHD_DaemonInfo *info;
 	sigset_t set;
 	long port = -1;
 	char *end;
-	int i, sig;
+	int i;
 
 	for (i = 1; i < argc; i++) {
 		if (i + 1 >= argc)
@@ -359,33 +364,12 @@ main(int argc, char **argv)
 	}
 	if (port < 0)
 		goto usage;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	testsrv_signals(&set);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-	        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG,
-	    (uint16_t)port, NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR,
-	    (struct sockaddr *)&sa, MHD_OPTION_URI_LOG_CALLBACK, uri_log, NULL,
-	    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-	    MHD_OPTION_NOTIFY_CONNECTION, notify, NULL,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60, MHD_OPTION_END);
-	if (d == NULL) {
-		fprintf(stderr, "echo-upstream: cannot listen on %ld\n", port);
+	d = testsrv_start("echo-upstream", port, handler, NULL, 60, opts);
+	if (d == NULL)
 		return 1;
-	}
-	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-	printf("listening %u\n", info != NULL ? info->port : (unsigned)port);
-	fflush(stdout);
-	while (sigwait(&set, &sig) != 0)
-		;
-	MHD_stop_daemon(d);
+	testsrv_wait(d, &set);
 	free(jwks_cache);
 	curl_global_cleanup();
 	return 0;

@@ -19,6 +19,8 @@
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
+#include "tests/lib/testsrv.h"
+
 /*
  * Usage: sms-capture --log FILE [--port N] [--secrets FILE]
  * FILE for --secrets holds lines "http=…", "aliyun=…", "tencent=…" (the
@@ -42,7 +44,6 @@ static int fail_next;  /* guarded by mu */
 static unsigned seqno; /* guarded by mu */
 static FILE *log_fp;
 static char sec_http[256], sec_aliyun[256], sec_tencent[256]; /* keys */
-static volatile sig_atomic_t stop;
 
 struct req {
 	char *body; /* the body; for GET /aliyun the raw query */
@@ -50,13 +51,6 @@ struct req {
 	int too_big;
 	int started; /* the first call (headers only) was seen */
 };
-
-static void
-on_signal(int s)
-{
-	(void)s;
-	stop = 1;
-}
 
 static void
 hexs(const unsigned char *b, size_t n, char *out)
@@ -623,10 +617,14 @@ read_secrets(const char *path)
 int
 main(int argc, char **argv)
 {
+	const struct MHD_OptionItem opts[] = {
+		{ MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)uri_log, NULL },
+		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, NULL },
+		{ MHD_OPTION_END, 0, NULL },
+	};
 	struct MHD_Daemon *d;
-	const union MHD_DaemonInfo *di;
 	const char *log_path = NULL;
-	struct sockaddr_in sa;
+	sigset_t set;
 	long port = 0;
 	int i;
 
@@ -651,29 +649,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "sms-capture: --log FILE required\n");
 		return 2;
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	signal(SIGTERM, on_signal);
-	signal(SIGINT, on_signal);
-	signal(SIGPIPE, SIG_IGN);
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-	        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG,
-	    (uint16_t)port, NULL, NULL, handler, NULL,
-	    MHD_OPTION_URI_LOG_CALLBACK, uri_log, NULL,
-	    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_SOCK_ADDR,
-	    (struct sockaddr *)&sa, MHD_OPTION_END);
-	if (d == NULL) {
-		fprintf(stderr, "sms-capture: cannot listen\n");
+	testsrv_signals(&set);
+	d = testsrv_start("sms-capture", port, handler, NULL, 0, opts);
+	if (d == NULL)
 		return 1;
-	}
-	di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-	printf("listening %u\n", di != NULL ? (unsigned)di->port : 0U);
-	fflush(stdout);
-	while (!stop)
-		pause();
-	MHD_stop_daemon(d);
+	testsrv_wait(d, &set);
 	fclose(log_fp);
 	return 0;
 }

@@ -17,6 +17,7 @@
 
 #include "common/rnd.h"
 #include "common/secret.h"
+#include "tests/lib/testsrv.h"
 
 /*
  * Usage: wechat-stub [--port N] [--appid ID] [--secret-file FILE]
@@ -267,14 +268,12 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 int
 main(int argc, char **argv)
 {
-	const union MHD_DaemonInfo *info;
-	struct sockaddr_in sa;
 	struct MHD_Daemon *d;
 	const char *secret_file = NULL;
 	sigset_t set;
 	long port = 0;
 	char *end;
-	int i, sig;
+	int i;
 	FILE *f;
 
 	for (i = 1; i < argc; i++) {
@@ -313,30 +312,11 @@ main(int argc, char **argv)
 		}
 	} else if ((app_secret = secret_from("stub-app-secret", 15)) == NULL)
 		return 1;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-	        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG,
-	    (uint16_t)port, NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR,
-	    (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned int)30, MHD_OPTION_END);
-	if (d == NULL) {
-		fprintf(stderr, "wechat-stub: cannot listen on %ld\n", port);
+	testsrv_signals(&set);
+	if ((d = testsrv_start("wechat-stub", port, handler, NULL, 30, NULL)) ==
+	    NULL)
 		return 1;
-	}
-	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-	printf("listening %u\n", info != NULL ? info->port : (unsigned)port);
-	fflush(stdout);
-	while (sigwait(&set, &sig) != 0)
-		;
-	MHD_stop_daemon(d);
+	testsrv_wait(d, &set);
 	secret_free(app_secret);
 	return 0;
 usage:

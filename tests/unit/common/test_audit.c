@@ -19,83 +19,14 @@
 #include "common/errors.h"
 #include "common/store.h"
 #include "tests/lib/testdb.h"
-
-/* Which backend a test runs on; the cmocka initial state. */
-struct backend {
-	enum store_backend kind;
-};
-
-static struct backend be_sqlite = { STORE_SQLITE };
-static struct backend be_pg = { STORE_POSTGRES };
-
-/* A fresh database for one test, opened. */
-struct fixture {
-	enum store_backend kind;
-	struct testdb db;
-	struct store *st;
-};
-
-static char tmpdir[256];
-
-static int
-setup_db(void **state)
-{
-	struct backend *be = *state;
-	struct fixture *fx;
-	int r;
-
-	fx = calloc(1, sizeof(*fx));
-	assert_non_null(fx);
-	fx->kind = be->kind;
-	*state = fx;
-	testdb_new(&fx->db, be->kind, tmpdir, "audit");
-	if ((r = store_open(fx->db.loc, &fx->st)) != 0)
-		fail_msg("store_open: %s", store_last_error(NULL));
-	return 0;
-}
-
-static int
-teardown_db(void **state)
-{
-	struct fixture *fx = *state;
-
-	if (fx == NULL || fx == (void *)&be_sqlite || fx == (void *)&be_pg)
-		return 0;
-	store_close(fx->st);
-	testdb_drop(&fx->db);
-	free(fx);
-	return 0;
-}
-
-static int64_t
-query_int(struct store *st, const char *sql)
-{
-	struct store_res *res = NULL;
-	int64_t v;
-
-	if (store_exec(st, &res, sql, "") != 0)
-		fail_msg("%s: %s", sql, store_last_error(st));
-	v = store_res_int(res, 0, 0);
-	store_res_free(res);
-	return v;
-}
+#include "tests/lib/testgw.h"
 
 /* The seq of the n-th row (from 0) in chain order. */
 static int64_t
 nth_seq(struct store *st, int64_t n)
 {
-	struct store_res *res = NULL;
-	int64_t v;
-
-	assert_int_equal(store_exec(st, &res,
-	                     "SELECT seq FROM audit ORDER BY seq LIMIT 1 "
-	                     "OFFSET ?",
-	                     "i", n),
-	    0);
-	assert_int_equal(store_res_rows(res), 1);
-	v = store_res_int(res, 0, 0);
-	store_res_free(res);
-	return v;
+	return testgw_int_i(st,
+	    "SELECT seq FROM audit ORDER BY seq LIMIT 1 OFFSET ?", n);
 }
 
 /* Runs sql, which takes no parameter or the one int64 seq (fmt "i"), and
@@ -121,7 +52,7 @@ broken_at(struct store *st, int64_t seq)
 /* Drops the triggers that make audit append-only (migration 3), as someone
  * with full rights on the database could, so that tampering can be tried. */
 static void
-drop_guards(struct fixture *fx)
+drop_guards(struct testgw_db *fx)
 {
 	int pg = fx->kind != STORE_SQLITE;
 
@@ -206,7 +137,7 @@ doc_hash(const char *prev, const char *at, const char *id, const char *event,
 static void
 test_append_verify(void **state)
 {
-	struct fixture *fx = *state;
+	struct testgw_db *fx = *state;
 	struct store_res *res = NULL;
 	char ids[5][33], h[65];
 	int64_t bad = -1;
@@ -223,7 +154,7 @@ test_append_verify(void **state)
 	}
 	assert_int_equal(audit_verify_chain(fx->st, &bad), 0);
 	assert_int_equal(bad, 0);
-	assert_int_equal(query_int(fx->st, "SELECT count(*) FROM audit"), 5);
+	assert_int_equal(testgw_int(fx->st, "SELECT count(*) FROM audit"), 5);
 
 	/* the helpdesk finds an event by its number */
 	assert_int_equal(store_exec(fx->st, &res,
@@ -266,7 +197,7 @@ test_append_verify(void **state)
 	    0);
 	assert_false(store_in_transaction(fx->st));
 	assert_int_equal(audit_verify_chain(fx->st, NULL), 0);
-	assert_int_equal(query_int(fx->st, "SELECT count(*) FROM audit"), 6);
+	assert_int_equal(testgw_int(fx->st, "SELECT count(*) FROM audit"), 6);
 
 	/* bad input */
 	assert_int_equal(audit_append(fx->st, NULL, "a", "s", "d", ids[0]),
@@ -280,7 +211,7 @@ test_append_verify(void **state)
 static void
 test_tamper_field(void **state)
 {
-	struct fixture *fx = *state;
+	struct testgw_db *fx = *state;
 	int64_t seq;
 
 	append_five(fx->st, NULL);
@@ -300,7 +231,7 @@ test_tamper_field(void **state)
 static void
 test_tamper_rehash(void **state)
 {
-	struct fixture *fx = *state;
+	struct testgw_db *fx = *state;
 	struct store_res *res = NULL;
 	int64_t seq, next;
 	char h[65];
@@ -330,7 +261,7 @@ test_tamper_rehash(void **state)
 static void
 test_tamper_delete(void **state)
 {
-	struct fixture *fx = *state;
+	struct testgw_db *fx = *state;
 	int64_t seq, next;
 
 	append_five(fx->st, NULL);
@@ -345,7 +276,7 @@ test_tamper_delete(void **state)
 static void
 test_rollback(void **state)
 {
-	struct fixture *fx = *state;
+	struct testgw_db *fx = *state;
 	char id[33];
 
 	append_five(fx->st, NULL);
@@ -354,19 +285,19 @@ test_rollback(void **state)
 	                     id),
 	    0);
 	store_rollback(fx->st);
-	assert_int_equal(query_int(fx->st, "SELECT count(*) FROM audit"), 5);
+	assert_int_equal(testgw_int(fx->st, "SELECT count(*) FROM audit"), 5);
 	assert_int_equal(audit_append(fx->st, "cert.revoke", "op", "s", "d",
 	                     id),
 	    0);
 	assert_int_equal(audit_verify_chain(fx->st, NULL), 0);
-	assert_int_equal(query_int(fx->st, "SELECT count(*) FROM audit"), 6);
+	assert_int_equal(testgw_int(fx->st, "SELECT count(*) FROM audit"), 6);
 }
 
 /* Appends from 4 processes at once still form one chain. */
 static void
 test_concurrent(void **state)
 {
-	struct fixture *fx = *state;
+	struct testgw_db *fx = *state;
 	int i, status, ok = 0;
 	pid_t pids[4];
 
@@ -406,7 +337,7 @@ test_concurrent(void **state)
 	}
 	assert_int_equal(ok, 4);
 	assert_int_equal(store_open(fx->db.loc, &fx->st), 0);
-	assert_int_equal(query_int(fx->st, "SELECT count(*) FROM audit"), 40);
+	assert_int_equal(testgw_int(fx->st, "SELECT count(*) FROM audit"), 40);
 	assert_int_equal(audit_verify_chain(fx->st, NULL), 0);
 }
 
@@ -414,7 +345,7 @@ test_concurrent(void **state)
 static void
 test_long_chain(void **state)
 {
-	struct fixture *fx = *state;
+	struct testgw_db *fx = *state;
 	int64_t bad = 0, seq;
 	int i;
 
@@ -435,7 +366,7 @@ test_long_chain(void **state)
 static void
 test_append_only(void **state)
 {
-	struct fixture *fx = *state;
+	struct testgw_db *fx = *state;
 	int64_t seq;
 
 	append_five(fx->st, NULL);
@@ -461,7 +392,7 @@ test_append_only(void **state)
 	                         "UPDATE audit SET actor = 'x'", ""),
 	    0);
 	store_rollback(fx->st);
-	assert_int_equal(query_int(fx->st, "SELECT count(*) FROM audit"), 5);
+	assert_int_equal(testgw_int(fx->st, "SELECT count(*) FROM audit"), 5);
 	assert_int_equal(audit_verify_chain(fx->st, NULL), 0);
 	/* appending still works */
 	assert_int_equal(audit_append(fx->st, "e", NULL, NULL, NULL, NULL), 0);
@@ -473,7 +404,7 @@ test_append_only(void **state)
 static void
 test_ex_fields(void **state)
 {
-	struct fixture *fx = *state;
+	struct testgw_db *fx = *state;
 	struct audit_event ev = { "login.password", "operator:op1", "unit:U1",
 		"{}", "192.0.2.7", "Mozilla/5.0", "UK-4101" };
 	struct audit_event only = { "login.password", NULL, NULL, NULL, NULL,
@@ -537,34 +468,24 @@ test_ex_fields(void **state)
 	broken_at(fx->st, nth_seq(fx->st, 1));
 }
 
-#define BOTH(f)                                                                \
-	{ "sqlite_" #f, f, setup_db, teardown_db, &be_sqlite },                \
-	{                                                                      \
-		"pg_" #f, f, setup_db, teardown_db, &be_pg                     \
-	}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		BOTH(test_append_verify),
-		BOTH(test_tamper_field),
-		BOTH(test_tamper_rehash),
-		BOTH(test_tamper_delete),
-		BOTH(test_rollback),
-		BOTH(test_concurrent),
-		BOTH(test_long_chain),
-		BOTH(test_append_only),
-		BOTH(test_ex_fields),
+		TESTGW_BOTH(test_append_verify),
+		TESTGW_BOTH(test_tamper_field),
+		TESTGW_BOTH(test_tamper_rehash),
+		TESTGW_BOTH(test_tamper_delete),
+		TESTGW_BOTH(test_rollback),
+		TESTGW_BOTH(test_concurrent),
+		TESTGW_BOTH(test_long_chain),
+		TESTGW_BOTH(test_append_only),
+		TESTGW_BOTH(test_ex_fields),
 	};
 	int r;
 
-	if (testdb_tmpdir("test_audit", tmpdir, sizeof(tmpdir)) != 0) {
-		perror("mkdtemp");
+	if (testgw_begin("audit") != 0)
 		return 1;
-	}
 	r = cmocka_run_group_tests_name("audit", tests, NULL, NULL);
-	testdb_pg_close();
-	testdb_rmtree(tmpdir);
-	return r;
+	return testgw_end(r);
 }

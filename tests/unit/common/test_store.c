@@ -23,51 +23,18 @@
 #include "common/migrations.h"
 #include "common/store.h"
 #include "tests/lib/testdb.h"
+#include "tests/lib/testgw.h"
 
-/* Which backend a test runs on; the cmocka initial state. */
-struct backend {
-	enum store_backend kind;
-};
-
-static struct backend be_sqlite = { STORE_SQLITE };
-static struct backend be_pg = { STORE_POSTGRES };
-
-/* A fresh, empty database for one test. */
-struct fixture {
-	enum store_backend kind;
-	struct testdb db;
-};
-
-static char tmpdir[256]; /* this program's scratch directory */
-
+/* A fresh, empty database for one test, not opened. */
 static int
 setup_db(void **state)
 {
-	struct backend *be = *state;
-	struct fixture *fx;
-
-	fx = calloc(1, sizeof(*fx));
-	assert_non_null(fx);
-	fx->kind = be->kind;
-	*state = fx; /* so teardown frees it if this fails */
-	testdb_new(&fx->db, be->kind, tmpdir, "store");
-	return 0;
-}
-
-static int
-teardown_db(void **state)
-{
-	struct fixture *fx = *state;
-
-	if (fx == NULL || fx == (void *)&be_sqlite || fx == (void *)&be_pg)
-		return 0;
-	testdb_drop(&fx->db);
-	free(fx);
+	(void)testgw_new(state, sizeof(struct testgw_db), 0);
 	return 0;
 }
 
 static struct store *
-open_ok(struct fixture *fx)
+open_ok(struct testgw_db *fx)
 {
 	struct store *st = NULL;
 	int r = store_open(fx->db.loc, &st);
@@ -95,21 +62,7 @@ exec_ok(struct store *st, const char *sql)
 static int64_t
 query_int(struct store *st, const char *sql, const char *arg)
 {
-	struct store_res *res = NULL;
-	int64_t v;
-	int r;
-
-	if (arg != NULL)
-		r = store_exec(st, &res, sql, "t", arg);
-	else
-		r = store_exec(st, &res, sql, "");
-	if (r != 0)
-		fail_msg("%s: %s: %s", sql, uk_error_id(r),
-		    store_last_error(st));
-	assert_int_equal(store_res_rows(res), 1);
-	v = store_res_int(res, 0, 0);
-	store_res_free(res);
-	return v;
+	return arg != NULL ? testgw_int_t(st, sql, arg) : testgw_int(st, sql);
 }
 
 static void
@@ -144,7 +97,7 @@ add_cert(struct store *st, const char *unit, const char *serial)
 static void
 test_open_migrate_reopen(void **state)
 {
-	struct fixture *fx = *state;
+	struct testgw_db *fx = *state;
 	struct store *st = open_ok(fx);
 	size_t nmig;
 
@@ -177,7 +130,7 @@ test_open_migrate_reopen(void **state)
 static void
 test_concurrent_open(void **state)
 {
-	struct fixture *fx = *state;
+	struct testgw_db *fx = *state;
 	struct store *st;
 	int go[2], status, i, ok = 0;
 	pid_t pids[6];
@@ -221,7 +174,7 @@ test_concurrent_open(void **state)
 static void
 test_schema_newer(void **state)
 {
-	struct fixture *fx = *state;
+	struct testgw_db *fx = *state;
 	struct store *st = open_ok(fx);
 	int r;
 
@@ -248,7 +201,7 @@ test_schema_newer(void **state)
 static void
 test_params(void **state)
 {
-	struct fixture *fx = *state;
+	struct testgw_db *fx = *state;
 	struct store *st = open_ok(fx);
 	struct store_res *res = NULL;
 	static const unsigned char zeros[] = { 0, 1, 0, 0xff, 0, 0x80, 0 };
@@ -393,7 +346,7 @@ test_params(void **state)
 static void
 test_unique(void **state)
 {
-	struct fixture *fx = *state;
+	struct testgw_db *fx = *state;
 	struct store *st = open_ok(fx);
 	static const unsigned char d[] = { 1 };
 	int r;
@@ -440,7 +393,7 @@ test_unique(void **state)
 static void
 test_transactions(void **state)
 {
-	struct fixture *fx = *state;
+	struct testgw_db *fx = *state;
 	struct store *st = open_ok(fx), *other = open_ok(fx);
 
 	store_rollback(st); /* none open: no-op */
@@ -529,7 +482,7 @@ test_transactions(void **state)
 static void
 test_for_update(void **state)
 {
-	struct fixture *fx = *state;
+	struct testgw_db *fx = *state;
 	struct store *st = open_ok(fx), *other = open_ok(fx);
 	struct store_res *res = NULL;
 
@@ -586,7 +539,7 @@ test_for_update(void **state)
 static void
 test_changes(void **state)
 {
-	struct fixture *fx = *state;
+	struct testgw_db *fx = *state;
 	struct store *st = open_ok(fx);
 
 	add_unit(st, "U1");
@@ -669,7 +622,7 @@ out:
 static void
 test_concurrency(void **state)
 {
-	struct fixture *fx = *state;
+	struct testgw_db *fx = *state;
 	struct store *st = open_ok(fx);
 	int ready[2], go[2], status, i, n, inserted = 0, refused = 0;
 	int errors = 0;
@@ -738,7 +691,7 @@ wait_changed(struct store *st, int ms)
 static void
 test_notify(void **state)
 {
-	struct fixture *fx = *state;
+	struct testgw_db *fx = *state;
 	struct store *a = open_ok(fx), *b = open_ok(fx);
 
 	assert_true(store_changed(a) < 0); /* not listening yet */
@@ -788,7 +741,7 @@ test_notify(void **state)
 static void
 test_pg_reconnect(void **state)
 {
-	struct fixture *fx = *state;
+	struct testgw_db *fx = *state;
 	struct store *st = open_ok(fx);
 	char sql[96];
 	int64_t pid;
@@ -854,7 +807,7 @@ test_bad_urls(void **state)
 
 	(void)state;
 	(void)testdb_pg();
-	snprintf(dir, sizeof(dir), "%s/badurls", tmpdir);
+	snprintf(dir, sizeof(dir), "%s/badurls", testgw_tmpdir());
 	assert_int_equal(mkdir(dir, 0700), 0);
 	assert_non_null(getcwd(cwd, sizeof(cwd)));
 	assert_int_equal(chdir(dir), 0);
@@ -922,7 +875,7 @@ test_bad_urls(void **state)
 static void
 test_sqlite_file(void **state)
 {
-	struct fixture *fx = *state;
+	struct testgw_db *fx = *state;
 	struct store_res *res = NULL;
 	struct store *st;
 	struct stat sb;
@@ -957,7 +910,7 @@ test_sqlite_file(void **state)
 
 /* The synchronous setting of st's connection as text ("2"/"on"). */
 static void
-sync_setting(struct fixture *fx, struct store *st, char *buf, size_t len)
+sync_setting(struct testgw_db *fx, struct store *st, char *buf, size_t len)
 {
 	struct store_res *res = NULL;
 	int r = store_exec(st, &res,
@@ -978,7 +931,7 @@ sync_setting(struct fixture *fx, struct store *st, char *buf, size_t len)
 static void
 test_tx_kinds(void **state)
 {
-	struct fixture *fx = *state;
+	struct testgw_db *fx = *state;
 	struct store *a = open_ok(fx), *b = open_ok(fx);
 	const char *full = fx->kind == STORE_SQLITE ? "2" : "on";
 	char v[32];
@@ -1094,7 +1047,7 @@ group_writer(void *p)
 static void
 test_group_threads(void **state)
 {
-	struct fixture *fx = *state;
+	struct testgw_db *fx = *state;
 	struct group_arg args[GROUP_THREADS];
 	pthread_t th[GROUP_THREADS];
 	struct store *st;
@@ -1125,7 +1078,7 @@ test_group_threads(void **state)
 static void
 test_stmt_reuse(void **state)
 {
-	struct fixture *fx = *state;
+	struct testgw_db *fx = *state;
 	struct store *a = open_ok(fx), *b = open_ok(fx);
 	struct store_res *res = NULL;
 	char sql[64];
@@ -1177,11 +1130,7 @@ test_stmt_reuse(void **state)
 	store_close(b);
 }
 
-#define BOTH(f)                                                                \
-	{ "sqlite_" #f, f, setup_db, teardown_db, &be_sqlite },                \
-	{                                                                      \
-		"pg_" #f, f, setup_db, teardown_db, &be_pg                     \
-	}
+#define BOTH(f) TESTGW_BOTH_WITH(f, setup_db, testgw_teardown)
 
 int
 main(void)
@@ -1201,19 +1150,15 @@ main(void)
 		BOTH(test_group_threads),
 		BOTH(test_stmt_reuse),
 		cmocka_unit_test(test_bad_urls),
-		{ "pg_test_reconnect", test_pg_reconnect, setup_db, teardown_db,
-		    &be_pg },
-		{ "sqlite_test_file", test_sqlite_file, setup_db, teardown_db,
-		    &be_sqlite },
+		{ "pg_test_reconnect", test_pg_reconnect, setup_db,
+		    testgw_teardown, &testgw_pg },
+		{ "sqlite_test_file", test_sqlite_file, setup_db,
+		    testgw_teardown, &testgw_sqlite },
 	};
 	int r;
 
-	if (testdb_tmpdir("test_store", tmpdir, sizeof(tmpdir)) != 0) {
-		perror("mkdtemp");
+	if (testgw_begin("store") != 0)
 		return 1;
-	}
 	r = cmocka_run_group_tests_name("store", tests, NULL, NULL);
-	testdb_pg_close();
-	testdb_rmtree(tmpdir);
-	return r;
+	return testgw_end(r);
 }

@@ -1,4 +1,5 @@
-/* tests/unit/gateway/test_authcert.c: the UKey login verification on SQLite and PostgreSQL: challenges, token format, certificate checks, signatures for ES256/RS256/PS256/SM2, bindings. */
+/* tests/unit/gateway/test_authcert.c: the UKey login verification on SQLite and PostgreSQL: challenges (read, then taken once, also under concurrency), token format, certificate checks, signatures for ES256/RS256/PS256/SM2, bindings, the parsed-certificate cache. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -976,6 +977,243 @@ test_malformed(void **state)
 	X509_free(s.cert);
 }
 
+/* The number of challenges of nonce in the store (0 or 1). */
+static int64_t
+challenges_of(struct fixture *f, const char *nonce)
+{
+	struct store_res *res = NULL;
+	unsigned char md[32];
+	char nh[65];
+	int64_t n;
+
+	EVP_Digest(nonce, strlen(nonce), md, NULL, EVP_sha256(), NULL);
+	hex_encode(md, sizeof(md), nh);
+	assert_int_equal(store_exec(f->st, &res,
+	                     "SELECT COUNT(*) FROM challenges WHERE "
+	                     "nonce_hash = ?",
+	                     "t", nh),
+	    0);
+	n = store_res_int(res, 0, 0);
+	store_res_free(res);
+	return n;
+}
+
+/* The split login: the check reads the challenge, the take (in the
+ * caller's durable transaction) uses it up, once. */
+static void
+test_check_take(void **state)
+{
+	struct fixture *f = *state;
+	struct spec s = { .alg = "ES256", .key = ec_key };
+	struct gw_authcert_result r1, r2;
+	struct gw_identity id1, id2;
+	char nonce[45], *text;
+	json_t *j;
+
+	add_unit(f, "U", 0);
+	add_operator(f, "U", "li");
+	s.cert = issue(f, "U", "li", ec_key, 0, 0, NULL);
+	challenge(f, BROWSER, 0, nonce);
+	j = token_obj(&s, nonce);
+	text = json_dumps(j, JSON_COMPACT);
+	/* two posts of one token both pass the read-only checks ... */
+	assert_int_equal(gw_authcert_check(f->ac, f->st, BROWSER, NULL, text,
+	                     strlen(text), f->now, &id1, &r1),
+	    0);
+	assert_int_equal(r1.code, 0);
+	assert_int_equal(strlen(r1.nonce_hash), 64);
+	assert_int_equal(challenges_of(f, nonce), 1);
+	assert_int_equal(gw_authcert_check(f->ac, f->st, BROWSER, NULL, text,
+	                     strlen(text), f->now, &id2, &r2),
+	    0);
+	assert_int_equal(r2.code, 0);
+	assert_string_equal(id1.login, "li");
+	/* ... but only the first take wins */
+	assert_int_equal(store_begin(f->st, STORE_TX_WRITE_GROUP), 0);
+	assert_int_equal(gw_authcert_take(f->st, &r1), 0);
+	assert_int_equal(r1.code, 0);
+	assert_int_equal(store_commit(f->st), 0);
+	assert_int_equal(challenges_of(f, nonce), 0);
+	assert_int_equal(store_begin(f->st, STORE_TX_WRITE_GROUP), 0);
+	assert_int_equal(gw_authcert_take(f->st, &r2), 0);
+	assert_int_equal(r2.code, UK_ERR_CHALLENGE_UNKNOWN);
+	store_rollback(f->st);
+	/* a result that was not accepted cannot be taken */
+	assert_int_equal(gw_authcert_take(f->st, &r2), UK_ERR_INTERNAL);
+	/* and the token is now a replay for the checks too */
+	assert_int_equal(gw_authcert_check(f->ac, f->st, BROWSER, NULL, text,
+	                     strlen(text), f->now, &id1, &r1),
+	    0);
+	assert_int_equal(r1.code, UK_ERR_CHALLENGE_UNKNOWN);
+	free(text);
+	json_decref(j);
+	/* a refused check burns its challenge: a wrong signature ... */
+	challenge(f, BROWSER, 0, nonce);
+	s.key = ec_key2;
+	j = token_obj(&s, nonce);
+	text = json_dumps(j, JSON_COMPACT);
+	assert_int_equal(gw_authcert_check(f->ac, f->st, BROWSER, NULL, text,
+	                     strlen(text), f->now, &id1, &r1),
+	    0);
+	assert_int_equal(r1.code, UK_ERR_SIGNATURE_INVALID);
+	assert_string_equal(r1.nonce_hash, "");
+	assert_int_equal(challenges_of(f, nonce), 0);
+	free(text);
+	json_decref(j);
+	/* ... and another browser's post */
+	s.key = ec_key;
+	challenge(f, BROWSER, 0, nonce);
+	j = token_obj(&s, nonce);
+	text = json_dumps(j, JSON_COMPACT);
+	assert_int_equal(gw_authcert_check(f->ac, f->st, "browser-2", NULL,
+	                     text, strlen(text), f->now, &id1, &r1),
+	    0);
+	assert_int_equal(r1.code, UK_ERR_CHALLENGE_BROWSER);
+	assert_int_equal(challenges_of(f, nonce), 0);
+	free(text);
+	json_decref(j);
+	X509_free(s.cert);
+}
+
+/* Concurrent posts of one token, each on its own connection as the
+ * gateway's threads: exactly one login. */
+struct racer {
+	struct fixture *f;
+	const char *text;
+	pthread_barrier_t *bar;
+	int won;  /* 1: took the challenge and committed */
+	int fail; /* an unexpected error */
+};
+
+static void *
+race(void *arg)
+{
+	struct racer *rc = arg;
+	struct gw_authcert_result res;
+	struct gw_identity id;
+	struct store *st = NULL;
+	int r;
+
+	if (store_open(rc->f->db.loc, &st) != 0) {
+		rc->fail = 1;
+		pthread_barrier_wait(rc->bar);
+		return NULL;
+	}
+	pthread_barrier_wait(rc->bar);
+	r = gw_authcert_check(rc->f->ac, st, BROWSER, NULL, rc->text,
+	    strlen(rc->text), rc->f->now, &id, &res);
+	if (r != 0)
+		rc->fail = 1;
+	else if (res.code == 0) {
+		if (store_begin(st, STORE_TX_WRITE_GROUP) != 0 ||
+		    gw_authcert_take(st, &res) != 0)
+			rc->fail = 1;
+		else if (res.code == 0 && store_commit(st) == 0)
+			rc->won = 1;
+		store_rollback(st);
+		if (!rc->won && res.code != UK_ERR_CHALLENGE_UNKNOWN)
+			rc->fail = 1;
+	} else if (res.code != UK_ERR_CHALLENGE_UNKNOWN) {
+		rc->fail = 1;
+	}
+	store_close(st);
+	return NULL;
+}
+
+static void
+test_replay_race(void **state)
+{
+	struct fixture *f = *state;
+	struct spec s = { .alg = "ES256", .key = ec_key };
+	enum { RACERS = 4, ROUNDS = 10 };
+	struct racer rc[RACERS];
+	pthread_t th[RACERS];
+	pthread_barrier_t bar;
+	char nonce[45], *text;
+	int round, i, won;
+	json_t *j;
+
+	add_unit(f, "U", 0);
+	add_operator(f, "U", "li");
+	s.cert = issue(f, "U", "li", ec_key, 0, 0, NULL);
+	for (round = 0; round < ROUNDS; round++) {
+		challenge(f, BROWSER, 0, nonce);
+		j = token_obj(&s, nonce);
+		text = json_dumps(j, JSON_COMPACT);
+		assert_int_equal(pthread_barrier_init(&bar, NULL, RACERS), 0);
+		for (i = 0; i < RACERS; i++) {
+			memset(&rc[i], 0, sizeof(rc[i]));
+			rc[i].f = f;
+			rc[i].text = text;
+			rc[i].bar = &bar;
+			assert_int_equal(pthread_create(&th[i], NULL, race,
+			                     &rc[i]),
+			    0);
+		}
+		for (won = 0, i = 0; i < RACERS; i++) {
+			pthread_join(th[i], NULL);
+			assert_false(rc[i].fail);
+			won += rc[i].won;
+		}
+		pthread_barrier_destroy(&bar);
+		assert_int_equal(won, 1);
+		assert_int_equal(challenges_of(f, nonce), 0);
+		free(text);
+		json_decref(j);
+	}
+	X509_free(s.cert);
+}
+
+/* The parsed-certificate cache: a certificate seen again is a hit; a
+ * revocation after it was cached is still seen; SM2 is never kept. */
+static void
+test_certcache(void **state)
+{
+	struct fixture *f = *state;
+	struct spec s = { .alg = "ES256", .key = ec_key };
+	struct spec sm = { .alg = "SM2", .key = sm2_key };
+	char serial[CA_SERIAL_HEX_MAX];
+	uint64_t h0, m0, h1, m1;
+	size_t e0, e1;
+
+	add_unit(f, "U", 0);
+	add_operator(f, "U", "li");
+	s.cert = issue(f, "U", "li", ec_key, 0, 0, serial);
+	gw_authcert_cache_stats(f->ac, &h0, &m0, &e0);
+	assert_int_equal(login(f, &s, 0, NULL), 0);
+	gw_authcert_cache_stats(f->ac, &h1, &m1, &e1);
+	assert_int_equal(h1, h0);
+	assert_int_equal(m1, m0 + 1);
+	assert_int_equal(e1, e0 + 1);
+	/* the same certificate again: parsed no more */
+	assert_int_equal(login(f, &s, 0, NULL), 0);
+	gw_authcert_cache_stats(f->ac, &h1, &m1, &e1);
+	assert_int_equal(h1, h0 + 1);
+	assert_int_equal(m1, m0 + 1);
+	assert_int_equal(e1, e0 + 1);
+	/* revoked once cached: a hit, and refused */
+	assert_int_equal(ca_revoke(f->ca, serial, CA_REASON_KEY_COMPROMISE,
+	                     "test", NULL),
+	    0);
+	assert_int_equal(login(f, &s, 0, NULL), UK_ERR_CERT_REVOKED);
+	gw_authcert_cache_stats(f->ac, &h1, NULL, NULL);
+	assert_int_equal(h1, h0 + 2);
+	X509_free(s.cert);
+	/* SM2: never kept, so never a hit */
+	add_operator(f, "U", "sm");
+	sm.cert = issue(f, "U", "sm", sm2_key, 0, 0, NULL);
+	gw_authcert_cache_stats(f->ac, &h0, &m0, &e0);
+	assert_int_equal(login(f, &sm, 0, NULL), 0);
+	assert_int_equal(login(f, &sm, 0, NULL), 0);
+	gw_authcert_cache_stats(f->ac, &h1, &m1, &e1);
+	assert_int_equal(h1, h0);
+	assert_int_equal(m1, m0 + 2);
+	assert_int_equal(e1, e0);
+	X509_free(sm.cert);
+	gw_authcert_cache_stats(NULL, &h1, &m1, &e1);
+	assert_int_equal(h1 + m1 + e1, 0);
+}
+
 /* gw_authtoken_parse alone, and the configuration. */
 static void
 test_parse(void **state)
@@ -1055,6 +1293,9 @@ main(void)
 		LITE(test_external),
 		LITE(test_principal),
 		LITE(test_malformed),
+		LITE(test_check_take),
+		LITE(test_replay_race),
+		LITE(test_certcache),
 		LITE(test_parse),
 	};
 	const struct CMUnitTest pg_tests[] = {
@@ -1068,6 +1309,9 @@ main(void)
 		PG(test_external),
 		PG(test_principal),
 		PG(test_malformed),
+		PG(test_check_take),
+		PG(test_replay_race),
+		PG(test_certcache),
 	};
 
 	if (testdb_tmpdir("test_authcert", tmpdir, sizeof(tmpdir)) != 0)

@@ -1,6 +1,7 @@
-/* tests/unit/gateway/test_jwt.c: the ES256 identity assertion: key file, JWKS, round trip, and every way a token must be refused. */
+/* tests/unit/gateway/test_jwt.c: the ES256 identity assertion: key file, JWKS, round trip, the per-session assertion cache, and every way a token must be refused. */
 #include <stdarg.h>
 #include <stddef.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -174,8 +175,9 @@ test_round_trip(void **state)
 	    "cert");
 	assert_string_equal(json_string_value(json_object_get(c, "scope")),
 	    "full");
-	assert_string_equal(json_string_value(json_object_get(c, "rid")),
-	    "00112233445566778899aabbccddeeff");
+	/* the request id is not a claim: an assertion serves several
+	 * requests (it travels in X-Ukey-Request-Id) */
+	assert_null(json_object_get(c, "rid"));
 	assert_int_equal(json_integer_value(json_object_get(c, "exp")),
 	    NOW + 60);
 	assert_int_equal(json_integer_value(json_object_get(c, "iat")), NOW);
@@ -221,6 +223,198 @@ test_unique_jti(void **state)
 	json_decref(a);
 	json_decref(b);
 	free(t2);
+}
+
+/* The claims' jti of tok. */
+static char *
+jti_of(const char *tok)
+{
+	char h[2048], p[2048], s[2048], *r;
+	json_t *c;
+
+	split(tok, h, p, s, sizeof(h));
+	c = decode_part(p);
+	r = strdup(json_string_value(json_object_get(c, "jti")));
+	assert_non_null(r);
+	json_decref(c);
+	return r;
+}
+
+/* Reused for min(ttl / 2, 30) seconds per session and identity; any
+ * change of the identity or the session makes a new one. */
+static void
+test_cached(void **state)
+{
+	struct fx *f = *state;
+	struct gw_identity id, other;
+	char *t1 = NULL, *t2 = NULL, *j1, *j2;
+	uint64_t h0, m0, h, m;
+
+	ident(&id);
+	gw_jwt_cache_stats(f->j, &h0, &m0);
+	assert_int_equal(gw_jwt_assertion_cached(f->j, "sid-1", &id, NOW, &t1),
+	    0);
+	gw_jwt_cache_stats(f->j, &h, &m);
+	assert_int_equal(h, h0);
+	assert_int_equal(m, m0 + 1);
+	/* the next request (another request id): the same assertion */
+	snprintf(id.request_id, sizeof(id.request_id), "%s", "another");
+	assert_int_equal(gw_jwt_assertion_cached(f->j, "sid-1", &id, NOW + 29,
+	                     &t2),
+	    0);
+	assert_string_equal(t1, t2);
+	assert_true(t1 != t2); /* a copy of its own */
+	gw_jwt_cache_stats(f->j, &h, &m);
+	assert_int_equal(h, h0 + 1);
+	assert_int_equal(m, m0 + 1);
+	/* and it still verifies then, with half its life left */
+	assert_int_equal(verify(f, t2, NOW + 29), 0);
+	free(t2);
+	/* 30 seconds on: a new one, with a new jti */
+	assert_int_equal(gw_jwt_assertion_cached(f->j, "sid-1", &id, NOW + 30,
+	                     &t2),
+	    0);
+	assert_string_not_equal(t1, t2);
+	j1 = jti_of(t1);
+	j2 = jti_of(t2);
+	assert_string_not_equal(j1, j2);
+	free(j1);
+	free(j2);
+	assert_int_equal(verify(f, t2, NOW + 30), 0);
+	free(t2);
+	/* a clock set back: not handed out before it was made */
+	assert_int_equal(gw_jwt_assertion_cached(f->j, "sid-1", &id, NOW - 1,
+	                     &t2),
+	    0);
+	assert_string_not_equal(t1, t2);
+	free(t2);
+	/* another session, other roles, a step-up, another scope */
+	assert_int_equal(gw_jwt_assertion_cached(f->j, "sid-2", &id, NOW, &t2),
+	    0);
+	assert_string_not_equal(t1, t2);
+	free(t2);
+	other = id;
+	snprintf(other.roles, sizeof(other.roles), "%s", "maker");
+	assert_int_equal(gw_jwt_assertion_cached(f->j, "sid-1", &other, NOW,
+	                     &t2),
+	    0);
+	assert_string_not_equal(t1, t2);
+	free(t2);
+	other = id;
+	other.cert_sig_at = NOW;
+	assert_int_equal(gw_jwt_assertion_cached(f->j, "sid-1", &other, NOW,
+	                     &t2),
+	    0);
+	assert_string_not_equal(t1, t2);
+	free(t2);
+	other = id;
+	snprintf(other.scope, sizeof(other.scope), "%s", "query");
+	assert_int_equal(gw_jwt_assertion_cached(f->j, "sid-1", &other, NOW,
+	                     &t2),
+	    0);
+	assert_string_not_equal(t1, t2);
+	free(t2);
+	gw_jwt_cache_stats(NULL, &h, &m);
+	assert_int_equal(h + m, 0);
+	free(t1);
+}
+
+/* Bounded: many sessions later the first one's assertion is gone. */
+static void
+test_cache_bounded(void **state)
+{
+	struct fx *f = *state;
+	struct gw_identity id;
+	char *t1 = NULL, *t2 = NULL, sid[32];
+	int i;
+
+	ident(&id);
+	assert_int_equal(gw_jwt_assertion_cached(f->j, "first", &id, NOW, &t1),
+	    0);
+	for (i = 0; i < 5000; i++) {
+		snprintf(sid, sizeof(sid), "sid-%d", i);
+		id.principal_id = 1000 + i;
+		assert_int_equal(gw_jwt_assertion_cached(f->j, sid, &id, NOW,
+		                     &t2),
+		    0);
+		free(t2);
+	}
+	ident(&id);
+	assert_int_equal(gw_jwt_assertion_cached(f->j, "first", &id, NOW, &t2),
+	    0);
+	assert_string_not_equal(t1, t2);
+	free(t1);
+	free(t2);
+}
+
+/* No reuse when the assertion lives 1 second (ttl / 2 is 0). */
+static void
+test_cache_short_ttl(void **state)
+{
+	struct fx *f = *state;
+	struct gw_jwt *j = NULL;
+	struct gw_identity id;
+	char *t1 = NULL, *t2 = NULL;
+
+	ident(&id);
+	assert_int_equal(gw_jwt_open(f->st, f->key, ISS, AUD, 1, &j), 0);
+	assert_int_equal(gw_jwt_assertion_cached(j, "s", &id, NOW, &t1), 0);
+	assert_int_equal(gw_jwt_assertion_cached(j, "s", &id, NOW, &t2), 0);
+	assert_string_not_equal(t1, t2);
+	free(t1);
+	free(t2);
+	gw_jwt_free(j);
+}
+
+/* Many threads asking for the same and for different sessions. */
+struct asker {
+	struct fx *f;
+	int n;
+	int fail;
+};
+
+static void *
+ask(void *arg)
+{
+	struct asker *a = arg;
+	struct gw_identity id;
+	char *t, sid[16];
+	int i;
+
+	ident(&id);
+	for (i = 0; i < 200; i++) {
+		snprintf(sid, sizeof(sid), "s%d", (a->n + i) % 8);
+		if (gw_jwt_assertion_cached(a->f->j, sid, &id, NOW + i / 50,
+		        &t) != 0 ||
+		    verify(a->f, t, NOW + i / 50) != 0)
+			a->fail = 1;
+		free(t);
+	}
+	return NULL;
+}
+
+static void
+test_cache_threads(void **state)
+{
+	struct fx *f = *state;
+	struct asker a[4];
+	pthread_t th[4];
+	uint64_t h, m;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		a[i].f = f;
+		a[i].n = i;
+		a[i].fail = 0;
+		assert_int_equal(pthread_create(&th[i], NULL, ask, &a[i]), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		assert_false(a[i].fail);
+	}
+	gw_jwt_cache_stats(f->j, &h, &m);
+	assert_int_equal(h + m, 800);
+	assert_true(h >= 700); /* 8 sessions, 4 distinct seconds */
 }
 
 static void
@@ -671,6 +865,13 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_round_trip, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_unique_jti, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_cached, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cache_bounded, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_cache_short_ttl, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_cache_threads, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_times, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_iss_aud, setup, teardown),

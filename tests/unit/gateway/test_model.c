@@ -20,71 +20,13 @@
 #include "gateway/pwhash.h"
 #include "gateway/pwlogin.h"
 #include "tests/lib/testdb.h"
-
-struct backend {
-	enum store_backend kind;
-};
-
-static struct backend be_sqlite = { STORE_SQLITE };
-static struct backend be_pg = { STORE_POSTGRES };
-
-struct fixture {
-	enum store_backend kind;
-	struct testdb db;
-	struct store *st;
-};
-
-static char tmpdir[256];
+#include "tests/lib/testgw.h"
 
 /* Small Argon2 parameters: the tests hash many passwords. */
 static const struct gw_pwhash_params small = { 1, 64, 1 };
 
-static const struct gw_actor counter = { "staff:clerk1", "F-2024-001", NULL,
-	NULL };
 static const struct gw_actor noform = { "staff:clerk1", NULL, NULL, NULL };
 static const struct gw_actor emptyform = { "staff:clerk1", "", NULL, NULL };
-
-static int
-setup_db(void **state)
-{
-	struct backend *be = *state;
-	struct fixture *fx;
-
-	fx = calloc(1, sizeof(*fx));
-	assert_non_null(fx);
-	fx->kind = be->kind;
-	*state = fx;
-	testdb_new(&fx->db, be->kind, tmpdir, "model");
-	if (store_open(fx->db.loc, &fx->st) != 0)
-		fail_msg("store_open: %s", store_last_error(NULL));
-	return 0;
-}
-
-static int
-teardown_db(void **state)
-{
-	struct fixture *fx = *state;
-
-	if (fx == NULL || fx == (void *)&be_sqlite || fx == (void *)&be_pg)
-		return 0;
-	store_close(fx->st);
-	testdb_drop(&fx->db);
-	free(fx);
-	return 0;
-}
-
-static int64_t
-q_int(struct store *st, const char *sql)
-{
-	struct store_res *res = NULL;
-	int64_t v;
-
-	if (store_exec(st, &res, sql, "") != 0)
-		fail_msg("%s: %s", sql, store_last_error(st));
-	v = store_res_int(res, 0, 0);
-	store_res_free(res);
-	return v;
-}
 
 /* Checks the newest audit row. */
 static void
@@ -112,30 +54,24 @@ last_audit(struct store *st, const char *event, const char *actor,
 static void
 add_unit(struct store *st, const char *id)
 {
-	assert_int_equal(gw_unit_add(st, &counter, id, "单位", NULL), 0);
+	assert_int_equal(gw_unit_add(st, &testgw_counter, id, "单位", NULL), 0);
 }
 
 static int64_t
 add_op(struct store *st, const char *login, const char *unit, const char *rid)
 {
-	struct gw_operator_new op = { login, unit, "张三", rid, "13800138000",
-		"maker", NULL, 0 };
-	int64_t id = 0;
-
-	assert_int_equal(gw_operator_add(st, &counter, &op, &id), 0);
-	assert_true(id > 0);
-	return id;
+	return testgw_add_op(st, login, unit, rid, "13800138000", NULL);
 }
 
 static void
 test_units(void **state)
 {
-	struct fixture *fx = *state;
+	struct testgw_db *fx = *state;
 	struct gw_unit u, *v = NULL;
 	size_t n = 0;
 	int64_t audits;
 
-	assert_int_equal(gw_unit_add(fx->st, &counter, "U1", "某某公司",
+	assert_int_equal(gw_unit_add(fx->st, &testgw_counter, "U1", "某某公司",
 	                     "91350100m000100y43"),
 	    0);
 	last_audit(fx->st, "admin.unit.add", "staff:clerk1", "unit:U1",
@@ -150,24 +86,25 @@ test_units(void **state)
 	assert_true(u.created_at > 0);
 	assert_int_equal(gw_unit_get(fx->st, "U9", &u), UK_ERR_NOT_FOUND);
 
-	audits = q_int(fx->st, "SELECT count(*) FROM audit");
+	audits = testgw_int(fx->st, "SELECT count(*) FROM audit");
 	/* refusals change nothing */
-	assert_int_equal(gw_unit_add(fx->st, &counter, "U2", "x",
+	assert_int_equal(gw_unit_add(fx->st, &testgw_counter, "U2", "x",
 	                     "91350100M000100Y44"),
 	    UK_ERR_ADMIN_INVALID);
-	assert_int_equal(gw_unit_add(fx->st, &counter, "U 2", "x", NULL),
+	assert_int_equal(gw_unit_add(fx->st, &testgw_counter, "U 2", "x", NULL),
 	    UK_ERR_ADMIN_INVALID);
-	assert_int_equal(gw_unit_add(fx->st, &counter, "U2", "", NULL),
+	assert_int_equal(gw_unit_add(fx->st, &testgw_counter, "U2", "", NULL),
 	    UK_ERR_ADMIN_INVALID);
-	assert_int_equal(gw_unit_add(fx->st, &counter, "u1", "x", NULL),
+	assert_int_equal(gw_unit_add(fx->st, &testgw_counter, "u1", "x", NULL),
 	    UK_ERR_EXISTS);
-	assert_int_equal(gw_unit_add(fx->st, &counter, "U2", "x",
+	assert_int_equal(gw_unit_add(fx->st, &testgw_counter, "U2", "x",
 	                     "91350100M000100Y43"),
 	    UK_ERR_EXISTS);
 	assert_int_equal(gw_unit_add(fx->st, NULL, "U2", "x", NULL),
 	    UK_ERR_INPUT);
-	assert_int_equal(q_int(fx->st, "SELECT count(*) FROM units"), 1);
-	assert_int_equal(q_int(fx->st, "SELECT count(*) FROM audit"), audits);
+	assert_int_equal(testgw_int(fx->st, "SELECT count(*) FROM units"), 1);
+	assert_int_equal(testgw_int(fx->st, "SELECT count(*) FROM audit"),
+	    audits);
 
 	/* agreement, authorisation, revocation: the form is required */
 	assert_int_equal(gw_unit_agreement(fx->st, &noform, "U1"),
@@ -176,16 +113,17 @@ test_units(void **state)
 	    UK_ERR_ADMIN_FORM_REQUIRED);
 	assert_int_equal(gw_unit_revoke_authorization(fx->st, &noform, "U1"),
 	    UK_ERR_ADMIN_FORM_REQUIRED);
-	assert_int_equal(gw_unit_agreement(fx->st, &counter, "U9"),
+	assert_int_equal(gw_unit_agreement(fx->st, &testgw_counter, "U9"),
 	    UK_ERR_ADMIN_UNIT_UNKNOWN);
 	/* the hall is authorised only after the agreement */
-	assert_int_equal(gw_unit_authorize(fx->st, &counter, "U1"),
+	assert_int_equal(gw_unit_authorize(fx->st, &testgw_counter, "U1"),
 	    UK_ERR_POLICY_AGREEMENT);
-	assert_int_equal(q_int(fx->st, "SELECT count(*) FROM audit"), audits);
-	assert_int_equal(gw_unit_agreement(fx->st, &counter, "U1"), 0);
+	assert_int_equal(testgw_int(fx->st, "SELECT count(*) FROM audit"),
+	    audits);
+	assert_int_equal(gw_unit_agreement(fx->st, &testgw_counter, "U1"), 0);
 	last_audit(fx->st, "admin.unit.agreement", "staff:clerk1", "unit:U1",
 	    "F-2024-001");
-	assert_int_equal(gw_unit_authorize(fx->st, &counter, "U1"), 0);
+	assert_int_equal(gw_unit_authorize(fx->st, &testgw_counter, "U1"), 0);
 	last_audit(fx->st, "admin.unit.authorize", "staff:clerk1", "unit:U1",
 	    "F-2024-001");
 	assert_int_equal(gw_unit_get(fx->st, "U1", &u), 0);
@@ -193,7 +131,8 @@ test_units(void **state)
 	assert_string_equal(u.agreement_form, "F-2024-001");
 	assert_true(u.authorized_at > 0);
 	assert_string_equal(u.authorized_form, "F-2024-001");
-	assert_int_equal(gw_unit_revoke_authorization(fx->st, &counter, "U1"),
+	assert_int_equal(gw_unit_revoke_authorization(fx->st, &testgw_counter,
+	                     "U1"),
 	    0);
 	last_audit(fx->st, "admin.unit.revoke_authorization", "staff:clerk1",
 	    "unit:U1", "F-2024-001");
@@ -205,7 +144,8 @@ test_units(void **state)
 	/* lists: LIKE wildcards in the query are plain characters */
 	add_unit(fx->st, "UA1");
 	add_unit(fx->st, "U_1");
-	assert_int_equal(gw_unit_add(fx->st, &counter, "X1", "百分%之百", NULL),
+	assert_int_equal(gw_unit_add(fx->st, &testgw_counter, "X1", "百分%之百",
+	                     NULL),
 	    0);
 	assert_int_equal(gw_unit_list(fx->st, NULL, 100, &v, &n), 0);
 	assert_int_equal(n, 4);
@@ -238,7 +178,7 @@ test_units(void **state)
 static void
 test_join_tx(void **state)
 {
-	struct fixture *fx = *state;
+	struct testgw_db *fx = *state;
 	struct gw_unit u;
 
 	assert_int_equal(store_begin(fx->st, STORE_TX_WRITE), 0);
@@ -246,7 +186,7 @@ test_join_tx(void **state)
 	assert_true(store_in_transaction(fx->st));
 	store_rollback(fx->st);
 	assert_int_equal(gw_unit_get(fx->st, "U1", &u), UK_ERR_NOT_FOUND);
-	assert_int_equal(q_int(fx->st, "SELECT count(*) FROM audit"), 0);
+	assert_int_equal(testgw_int(fx->st, "SELECT count(*) FROM audit"), 0);
 }
 
 /* Registrations gw_operator_add refuses, changing nothing (name "张三";
@@ -279,7 +219,7 @@ static const struct {
 static void
 test_operator_add(void **state)
 {
-	struct fixture *fx = *state;
+	struct testgw_db *fx = *state;
 	struct gw_operator_new op = { "ZhangSan", "U1", "张三",
 		"11010519491231002x", "13800138000", " checker  maker", NULL,
 		0 };
@@ -292,7 +232,7 @@ test_operator_add(void **state)
 	add_unit(fx->st, "U2");
 	assert_int_equal(gw_operator_add(fx->st, &noform, &op, &id),
 	    UK_ERR_ADMIN_FORM_REQUIRED);
-	assert_int_equal(gw_operator_add(fx->st, &counter, &op, &id), 0);
+	assert_int_equal(gw_operator_add(fx->st, &testgw_counter, &op, &id), 0);
 	last_audit(fx->st, "admin.operator.add", "staff:clerk1",
 	    "operator:ZhangSan", "F-2024-001");
 	assert_int_equal(gw_operator_get(fx->st, id, &o), 0);
@@ -314,7 +254,7 @@ test_operator_add(void **state)
 	assert_int_equal(gw_operator_find(fx->st, "nobody", &o),
 	    UK_ERR_NOT_FOUND);
 
-	audits = q_int(fx->st, "SELECT count(*) FROM audit");
+	audits = testgw_int(fx->st, "SELECT count(*) FROM audit");
 	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
 		struct gw_operator_new bad = { refused[i].login,
 			refused[i].unit, "张三", refused[i].rid,
@@ -324,13 +264,15 @@ test_operator_add(void **state)
 		if (refused[i].pw[0] != '\0')
 			pw = secret_from(refused[i].pw, strlen(refused[i].pw));
 		bad.password = pw;
-		if (gw_operator_add(fx->st, &counter, &bad, &id2) !=
+		if (gw_operator_add(fx->st, &testgw_counter, &bad, &id2) !=
 		    refused[i].want)
 			fail_msg("refusal %zu: want %d", i, refused[i].want);
 		secret_free(pw);
 	}
-	assert_int_equal(q_int(fx->st, "SELECT count(*) FROM operators"), 1);
-	assert_int_equal(q_int(fx->st, "SELECT count(*) FROM audit"), audits);
+	assert_int_equal(testgw_int(fx->st, "SELECT count(*) FROM operators"),
+	    1);
+	assert_int_equal(testgw_int(fx->st, "SELECT count(*) FROM audit"),
+	    audits);
 
 	/* with a temporary password */
 	op.login = "lisi";
@@ -341,7 +283,8 @@ test_operator_add(void **state)
 	pw = secret_from("Temp2024pass", 12);
 	op.password = pw;
 	op.must_change = 1;
-	assert_int_equal(gw_operator_add(fx->st, &counter, &op, &id2), 0);
+	assert_int_equal(gw_operator_add(fx->st, &testgw_counter, &op, &id2),
+	    0);
 	secret_free(pw);
 	assert_int_equal(gw_operator_get(fx->st, id2, &o), 0);
 	assert_int_equal(o.has_password, 1);
@@ -384,7 +327,7 @@ add_session(struct store *st, const char *id, int64_t principal)
 static void
 test_operator_change_leave(void **state)
 {
-	struct fixture *fx = *state;
+	struct testgw_db *fx = *state;
 	struct gw_operator o;
 	int64_t id, other;
 
@@ -394,16 +337,16 @@ test_operator_change_leave(void **state)
 	assert_int_equal(gw_operator_change(fx->st, &noform, id, "李四", NULL,
 	                     NULL),
 	    UK_ERR_ADMIN_FORM_REQUIRED);
-	assert_int_equal(gw_operator_change(fx->st, &counter, id, NULL,
+	assert_int_equal(gw_operator_change(fx->st, &testgw_counter, id, NULL,
 	                     "2380013800", NULL),
 	    UK_ERR_ADMIN_INVALID);
-	assert_int_equal(gw_operator_change(fx->st, &counter, id, NULL, NULL,
-	                     "maker maker"),
+	assert_int_equal(gw_operator_change(fx->st, &testgw_counter, id, NULL,
+	                     NULL, "maker maker"),
 	    UK_ERR_ADMIN_INVALID);
-	assert_int_equal(gw_operator_change(fx->st, &counter, id + 100, "x",
-	                     NULL, NULL),
+	assert_int_equal(gw_operator_change(fx->st, &testgw_counter, id + 100,
+	                     "x", NULL, NULL),
 	    UK_ERR_ADMIN_OPERATOR_UNKNOWN);
-	assert_int_equal(gw_operator_change(fx->st, &counter, id, "李四",
+	assert_int_equal(gw_operator_change(fx->st, &testgw_counter, id, "李四",
 	                     "13900139000", "checker admin"),
 	    0);
 	last_audit(fx->st, "admin.operator.change", "staff:clerk1",
@@ -412,8 +355,8 @@ test_operator_change_leave(void **state)
 	assert_string_equal(o.name, "李四");
 	assert_string_equal(o.phone, "13900139000");
 	assert_string_equal(o.roles, "checker admin");
-	assert_int_equal(gw_operator_change(fx->st, &counter, id, NULL, "",
-	                     NULL),
+	assert_int_equal(gw_operator_change(fx->st, &testgw_counter, id, NULL,
+	                     "", NULL),
 	    0);
 	assert_int_equal(gw_operator_get(fx->st, id, &o), 0);
 	assert_string_equal(o.phone, "");
@@ -425,18 +368,18 @@ test_operator_change_leave(void **state)
 	add_session(fx->st, "s3", other);
 	assert_int_equal(gw_operator_leave(fx->st, &noform, id),
 	    UK_ERR_ADMIN_FORM_REQUIRED);
-	assert_int_equal(q_int(fx->st,
+	assert_int_equal(testgw_int(fx->st,
 	                     "SELECT count(*) FROM sessions WHERE "
 	                     "revoked_at IS NOT NULL"),
 	    0);
-	assert_int_equal(gw_operator_leave(fx->st, &counter, id), 0);
+	assert_int_equal(gw_operator_leave(fx->st, &testgw_counter, id), 0);
 	last_audit(fx->st, "admin.operator.leave", "staff:clerk1",
 	    "operator:op1", "F-2024-001");
-	assert_int_equal(q_int(fx->st,
+	assert_int_equal(testgw_int(fx->st,
 	                     "SELECT count(*) FROM sessions WHERE "
 	                     "revoked_at IS NOT NULL"),
 	    2);
-	assert_int_equal(q_int(fx->st,
+	assert_int_equal(testgw_int(fx->st,
 	                     "SELECT count(*) FROM sessions WHERE "
 	                     "id_hash = 's3' AND revoked_at IS NULL"),
 	    1);
@@ -444,12 +387,12 @@ test_operator_change_leave(void **state)
 	assert_string_equal(o.status, "left");
 	assert_true(o.left_at > 0);
 	/* and nothing more can be done to them */
-	assert_int_equal(gw_operator_leave(fx->st, &counter, id),
+	assert_int_equal(gw_operator_leave(fx->st, &testgw_counter, id),
 	    UK_ERR_ADMIN_OPERATOR_LEFT);
-	assert_int_equal(gw_operator_change(fx->st, &counter, id, "x", NULL,
-	                     NULL),
+	assert_int_equal(gw_operator_change(fx->st, &testgw_counter, id, "x",
+	                     NULL, NULL),
 	    UK_ERR_ADMIN_OPERATOR_LEFT);
-	assert_int_equal(gw_operator_unfreeze(fx->st, &counter, id),
+	assert_int_equal(gw_operator_unfreeze(fx->st, &testgw_counter, id),
 	    UK_ERR_ADMIN_OPERATOR_LEFT);
 	/* the login stays taken */
 	assert_int_equal(gw_operator_find(fx->st, "OP1", &o), 0);
@@ -460,7 +403,7 @@ test_operator_change_leave(void **state)
 static void
 test_unit_close(void **state)
 {
-	struct fixture *fx = *state;
+	struct testgw_db *fx = *state;
 	struct gw_unit u;
 	int64_t id, other;
 
@@ -472,26 +415,26 @@ test_unit_close(void **state)
 	add_session(fx->st, "s2", other);
 	assert_int_equal(gw_unit_close(fx->st, &noform, "U1"),
 	    UK_ERR_ADMIN_FORM_REQUIRED);
-	assert_int_equal(gw_unit_close(fx->st, &counter, "U9"),
+	assert_int_equal(gw_unit_close(fx->st, &testgw_counter, "U9"),
 	    UK_ERR_ADMIN_UNIT_UNKNOWN);
-	assert_int_equal(q_int(fx->st,
+	assert_int_equal(testgw_int(fx->st,
 	                     "SELECT count(*) FROM sessions WHERE "
 	                     "revoked_at IS NOT NULL"),
 	    0);
-	assert_int_equal(gw_unit_close(fx->st, &counter, "U1"), 0);
+	assert_int_equal(gw_unit_close(fx->st, &testgw_counter, "U1"), 0);
 	last_audit(fx->st, "admin.unit.close", "staff:clerk1", "unit:U1",
 	    "F-2024-001");
 	assert_int_equal(gw_unit_get(fx->st, "U1", &u), 0);
 	assert_string_equal(u.status, "closed");
-	assert_int_equal(q_int(fx->st,
+	assert_int_equal(testgw_int(fx->st,
 	                     "SELECT count(*) FROM sessions WHERE "
 	                     "id_hash = 's1' AND revoked_at IS NOT NULL"),
 	    1);
-	assert_int_equal(q_int(fx->st,
+	assert_int_equal(testgw_int(fx->st,
 	                     "SELECT count(*) FROM sessions WHERE "
 	                     "id_hash = 's2' AND revoked_at IS NULL"),
 	    1);
-	assert_int_equal(gw_unit_close(fx->st, &counter, "U1"),
+	assert_int_equal(gw_unit_close(fx->st, &testgw_counter, "U1"),
 	    UK_ERR_ADMIN_INVALID);
 	assert_int_equal(gw_unit_get(fx->st, "U2", &u), 0);
 	assert_string_equal(u.status, "active");
@@ -501,7 +444,7 @@ test_unit_close(void **state)
 static void
 test_operator_password(void **state)
 {
-	struct fixture *fx = *state;
+	struct testgw_db *fx = *state;
 	struct gw_actor self = { "operator:OP1", NULL, "10.0.0.1", "UA/1" };
 	struct gw_actor other = { "operator:op2", NULL, NULL, NULL };
 	struct store_res *res = NULL;
@@ -526,13 +469,14 @@ test_operator_password(void **state)
 	    UK_ERR_ADMIN_FORM_REQUIRED);
 	assert_int_equal(gw_operator_set_password(fx->st, &other, id, pw, 0),
 	    UK_ERR_ADMIN_FORM_REQUIRED);
-	assert_int_equal(gw_operator_set_password(fx->st, &counter, id, weak,
-	                     0),
+	assert_int_equal(gw_operator_set_password(fx->st, &testgw_counter, id,
+	                     weak, 0),
 	    UK_ERR_PASSWORD_POLICY);
-	assert_int_equal(gw_operator_set_password(fx->st, &counter, id + 100,
-	                     pw, 0),
+	assert_int_equal(gw_operator_set_password(fx->st, &testgw_counter,
+	                     id + 100, pw, 0),
 	    UK_ERR_ADMIN_OPERATOR_UNKNOWN);
-	assert_int_equal(gw_operator_set_password(fx->st, &counter, id, pw, 1),
+	assert_int_equal(gw_operator_set_password(fx->st, &testgw_counter, id,
+	                     pw, 1),
 	    0);
 	last_audit(fx->st, "admin.operator.set_password", "staff:clerk1",
 	    "operator:op1", "F-2024-001");
@@ -541,7 +485,7 @@ test_operator_password(void **state)
 	assert_int_equal(o.pw_must_change, 1);
 	assert_int_equal(o.fail_count, 0);
 	assert_int_equal(o.frozen_until, 0);
-	assert_int_equal(q_int(fx->st,
+	assert_int_equal(testgw_int(fx->st,
 	                     "SELECT count(*) FROM sessions WHERE "
 	                     "revoked_at IS NULL"),
 	    0);
@@ -580,7 +524,7 @@ test_operator_password(void **state)
 	    0);
 	assert_int_equal(gw_operator_unfreeze(fx->st, &noform, id),
 	    UK_ERR_ADMIN_FORM_REQUIRED);
-	assert_int_equal(gw_operator_unfreeze(fx->st, &counter, id), 0);
+	assert_int_equal(gw_operator_unfreeze(fx->st, &testgw_counter, id), 0);
 	last_audit(fx->st, "admin.operator.unfreeze", "staff:clerk1",
 	    "operator:op1", "F-2024-001");
 	assert_int_equal(gw_operator_get(fx->st, id, &o), 0);
@@ -589,18 +533,19 @@ test_operator_password(void **state)
 
 	/* the operator logs in with it until they leave */
 	conf.hash = small;
-	assert_int_equal(gw_unit_agreement(fx->st, &counter, "U1"), 0);
+	assert_int_equal(gw_unit_agreement(fx->st, &testgw_counter, "U1"), 0);
 	assert_int_equal(gw_pwlogin_attempt(fx->st, &conf, "op1", pw,
 	                     "10.0.0.1", "UA", (int64_t)time(NULL), &lr),
 	    0);
 	assert_int_equal(lr.code, 0);
-	assert_int_equal(gw_operator_leave(fx->st, &counter, id), 0);
+	assert_int_equal(gw_operator_leave(fx->st, &testgw_counter, id), 0);
 	assert_int_equal(gw_pwlogin_attempt(fx->st, &conf, "op1", pw,
 	                     "10.0.0.1", "UA", (int64_t)time(NULL), &lr),
 	    0);
 	assert_int_equal(lr.code, UK_ERR_LOGIN_OPERATOR_LEFT);
 	/* after leaving, no password can be set */
-	assert_int_equal(gw_operator_set_password(fx->st, &counter, id, pw, 0),
+	assert_int_equal(gw_operator_set_password(fx->st, &testgw_counter, id,
+	                     pw, 0),
 	    UK_ERR_ADMIN_OPERATOR_LEFT);
 	secret_free(pw);
 	secret_free(weak);
@@ -610,7 +555,7 @@ test_operator_password(void **state)
 static void
 test_openid(void **state)
 {
-	struct fixture *fx = *state;
+	struct testgw_db *fx = *state;
 	struct gw_actor self = { "operator:op1", NULL, NULL, NULL };
 	struct gw_operator o;
 	int64_t id, id2;
@@ -635,7 +580,7 @@ test_openid(void **state)
 static void
 test_staff(void **state)
 {
-	struct fixture *fx = *state;
+	struct testgw_db *fx = *state;
 	struct gw_staff s, *v = NULL;
 	size_t n = 0;
 	int64_t id = 0;
@@ -712,7 +657,7 @@ sha_hex(const unsigned char *der, int len, char out[65])
 static void
 test_bindings(void **state)
 {
-	struct fixture *fx = *state;
+	struct testgw_db *fx = *state;
 	struct gw_binding b, *v = NULL;
 	unsigned char *der, *der2;
 	char sha[65], sha2[65], upper[65];
@@ -735,17 +680,17 @@ test_bindings(void **state)
 	assert_int_equal(gw_binding_add(fx->st, &noform, der, (size_t)len, id,
 	                     0, NULL),
 	    UK_ERR_ADMIN_FORM_REQUIRED);
-	assert_int_equal(gw_binding_add(fx->st, &counter, der, (size_t)len, id,
-	                     sid, NULL),
+	assert_int_equal(gw_binding_add(fx->st, &testgw_counter, der,
+	                     (size_t)len, id, sid, NULL),
 	    UK_ERR_INPUT);
-	assert_int_equal(gw_binding_add(fx->st, &counter, der, (size_t)len - 1,
-	                     id, 0, NULL),
+	assert_int_equal(gw_binding_add(fx->st, &testgw_counter, der,
+	                     (size_t)len - 1, id, 0, NULL),
 	    UK_ERR_CERT_MALFORMED);
-	assert_int_equal(gw_binding_add(fx->st, &counter, der, (size_t)len,
-	                     id + 100, 0, NULL),
+	assert_int_equal(gw_binding_add(fx->st, &testgw_counter, der,
+	                     (size_t)len, id + 100, 0, NULL),
 	    UK_ERR_ADMIN_OPERATOR_UNKNOWN);
-	assert_int_equal(gw_binding_add(fx->st, &counter, der, (size_t)len, id,
-	                     0, NULL),
+	assert_int_equal(gw_binding_add(fx->st, &testgw_counter, der,
+	                     (size_t)len, id, 0, NULL),
 	    0);
 	last_audit(fx->st, "admin.binding.add", "staff:clerk1", "operator:op1",
 	    "F-2024-001");
@@ -761,8 +706,8 @@ test_bindings(void **state)
 	assert_non_null(strstr(b.issuer_serial, "#1234"));
 	assert_true(b.not_after > (int64_t)time(NULL));
 	/* one principal per certificate */
-	assert_int_equal(gw_binding_add(fx->st, &counter, der, (size_t)len, id2,
-	                     0, NULL),
+	assert_int_equal(gw_binding_add(fx->st, &testgw_counter, der,
+	                     (size_t)len, id2, 0, NULL),
 	    UK_ERR_ADMIN_BINDING);
 	assert_int_equal(gw_binding_add(fx->st, &noform, der, (size_t)len, 0,
 	                     sid, NULL),
@@ -780,13 +725,13 @@ test_bindings(void **state)
 	/* removal needs the form */
 	assert_int_equal(gw_binding_remove(fx->st, &noform, sha),
 	    UK_ERR_ADMIN_FORM_REQUIRED);
-	assert_int_equal(gw_binding_remove(fx->st, &counter, "00"),
+	assert_int_equal(gw_binding_remove(fx->st, &testgw_counter, "00"),
 	    UK_ERR_INPUT);
-	assert_int_equal(gw_binding_remove(fx->st, &counter, upper), 0);
+	assert_int_equal(gw_binding_remove(fx->st, &testgw_counter, upper), 0);
 	last_audit(fx->st, "admin.binding.remove", "staff:clerk1",
 	    "operator:op1", "F-2024-001");
 	assert_int_equal(gw_binding_find(fx->st, sha, &b), UK_ERR_NOT_FOUND);
-	assert_int_equal(gw_binding_remove(fx->st, &counter, sha),
+	assert_int_equal(gw_binding_remove(fx->st, &testgw_counter, sha),
 	    UK_ERR_NOT_FOUND);
 
 	/* our own CA's certificate for op1 (login in another case) is bound
@@ -814,8 +759,8 @@ test_bindings(void **state)
 	assert_int_equal(n, 0);
 	free(v);
 	/* it cannot be bound to someone else */
-	assert_int_equal(gw_binding_add(fx->st, &counter, der, (size_t)len, id2,
-	                     0, NULL),
+	assert_int_equal(gw_binding_add(fx->st, &testgw_counter, der,
+	                     (size_t)len, id2, 0, NULL),
 	    UK_ERR_ADMIN_BINDING);
 	/* the unit counts it */
 	{
@@ -844,35 +789,25 @@ test_bindings(void **state)
 	assert_int_equal(audit_verify_chain(fx->st, NULL), 0);
 }
 
-#define BOTH(f)                                                                \
-	{ "sqlite_" #f, f, setup_db, teardown_db, &be_sqlite },                \
-	{                                                                      \
-		"pg_" #f, f, setup_db, teardown_db, &be_pg                     \
-	}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		BOTH(test_units),
-		BOTH(test_join_tx),
-		BOTH(test_operator_add),
-		BOTH(test_operator_change_leave),
-		BOTH(test_unit_close),
-		BOTH(test_operator_password),
-		BOTH(test_openid),
-		BOTH(test_staff),
-		BOTH(test_bindings),
+		TESTGW_BOTH(test_units),
+		TESTGW_BOTH(test_join_tx),
+		TESTGW_BOTH(test_operator_add),
+		TESTGW_BOTH(test_operator_change_leave),
+		TESTGW_BOTH(test_unit_close),
+		TESTGW_BOTH(test_operator_password),
+		TESTGW_BOTH(test_openid),
+		TESTGW_BOTH(test_staff),
+		TESTGW_BOTH(test_bindings),
 	};
 	int r;
 
 	gw_model_set_pwhash(&small);
-	if (testdb_tmpdir("test_model", tmpdir, sizeof(tmpdir)) != 0) {
-		perror("mkdtemp");
+	if (testgw_begin("model") != 0)
 		return 1;
-	}
 	r = cmocka_run_group_tests_name("gateway model", tests, NULL, NULL);
-	testdb_pg_close();
-	testdb_rmtree(tmpdir);
-	return r;
+	return testgw_end(r);
 }

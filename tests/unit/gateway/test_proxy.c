@@ -1,4 +1,4 @@
-/* tests/unit/gateway/test_proxy.c: the reverse proxy end to end: a test gateway (MHD + gw_proxy_forward) in front of echo-upstream, driven with libcurl. */
+/* tests/unit/gateway/test_proxy.c: the reverse proxy end to end: a test gateway (MHD thread pool on epoll, suspended connections, gw_proxy_forward) in front of echo-upstream, driven with libcurl. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -57,6 +57,7 @@ struct treq {
 	unsigned char *body;
 	size_t len, cap;
 	int started; /* the first call, headers only, has been seen */
+	struct gw_proxy_xfer *x; /* the exchange under way */
 };
 
 static void *
@@ -81,6 +82,7 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)c;
 	(void)toe;
 	if (r != NULL) {
+		gw_proxy_abandon(r->x);
 		free(r->uri);
 		free(r->body);
 		free(r);
@@ -113,6 +115,8 @@ gw_handler(void *cls, struct MHD_Connection *c, const char *url,
 		r->started = 1;
 		return MHD_YES;
 	}
+	if (r->x != NULL)
+		return gw_proxy_continue(&r->x, c);
 	if (*upload_data_size > 0) {
 		if (r->len + *upload_data_size > r->cap) {
 			size_t nc = (r->len + *upload_data_size) * 2;
@@ -170,7 +174,7 @@ gw_handler(void *cls, struct MHD_Connection *c, const char *url,
 	add[7] = tok;
 	add[8] = NULL;
 	ret = gw_proxy_forward(g->px, c, method, pq, r->body, r->len, add,
-	    "192.0.2.7", 0, extra);
+	    "192.0.2.7", 0, extra, &r->x);
 	free(tok);
 	return ret;
 }
@@ -194,9 +198,10 @@ gw_start(struct gwd *g, const char *upstream, long timeout_ms)
 	sa.sin_family = AF_INET;
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	g->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-	        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG,
-	    0, NULL, NULL, gw_handler, g, MHD_OPTION_SOCK_ADDR,
-	    (struct sockaddr *)&sa, MHD_OPTION_URI_LOG_CALLBACK, uri_log, NULL,
+	        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+	    0, NULL, NULL, gw_handler, g, MHD_OPTION_THREAD_POOL_SIZE,
+	    (unsigned int)2, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+	    MHD_OPTION_URI_LOG_CALLBACK, uri_log, NULL,
 	    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
 	assert_non_null(g->d);
 	info = MHD_get_daemon_info(g->d, MHD_DAEMON_INFO_BIND_PORT);
@@ -207,6 +212,7 @@ gw_start(struct gwd *g, const char *upstream, long timeout_ms)
 static void
 gw_stop(struct gwd *g)
 {
+	gw_proxy_stop(g->px);
 	if (g->d != NULL)
 		MHD_stop_daemon(g->d);
 	gw_proxy_free(g->px);

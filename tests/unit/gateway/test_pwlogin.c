@@ -17,6 +17,7 @@
 #include "gateway/pwhash.h"
 #include "gateway/pwlogin.h"
 #include "tests/lib/testdb.h"
+#include "tests/lib/testgw.h"
 
 /* 2024-06-10 14:13:20 in Shanghai; the next local midnight is
  * 2024-06-11 00:00 +08:00 = 2024-06-10 16:00:00 UTC. */
@@ -25,46 +26,16 @@
 #define RIGHT "Secret123"
 #define WRONG "Wrong4567"
 
-struct backend {
-	enum store_backend kind;
-};
-
-static struct backend be_sqlite = { STORE_SQLITE };
-static struct backend be_pg = { STORE_POSTGRES };
-
 struct fixture {
-	enum store_backend kind;
-	struct testdb db;
-	struct store *st;
+	struct testgw_db g; /* first: testgw_teardown frees the fixture */
 	struct gw_pwlogin_conf conf;
 };
-
-static char tmpdir[256];
-
-static struct store *
-open_ok(const char *loc)
-{
-	struct store *st = NULL;
-	int r = store_open(loc, &st);
-
-	if (r != 0)
-		fail_msg("store_open: %s: %s", uk_error_id(r),
-		    store_last_error(NULL));
-	return st;
-}
 
 static int
 setup_db(void **state)
 {
-	struct backend *be = *state;
-	struct fixture *fx;
+	struct fixture *fx = testgw_new(state, sizeof(*fx), 1);
 
-	fx = calloc(1, sizeof(*fx));
-	assert_non_null(fx);
-	fx->kind = be->kind;
-	*state = fx;
-	testdb_new(&fx->db, be->kind, tmpdir, "pwlogin");
-	fx->st = open_ok(fx->db.loc);
 	fx->conf.tz = "Asia/Shanghai";
 	fx->conf.ip_limit = 100000;
 	fx->conf.ip_window = 300;
@@ -72,52 +43,6 @@ setup_db(void **state)
 	fx->conf.hash.m_cost_kib = 256;
 	fx->conf.hash.parallelism = 1;
 	return 0;
-}
-
-static int
-teardown_db(void **state)
-{
-	struct fixture *fx = *state;
-
-	if (fx == NULL || fx == (void *)&be_sqlite || fx == (void *)&be_pg)
-		return 0;
-	store_close(fx->st);
-	testdb_drop(&fx->db);
-	free(fx);
-	return 0;
-}
-
-static int64_t
-query_int(struct store *st, const char *sql, const char *login)
-{
-	struct store_res *res = NULL;
-	int64_t v;
-	int r = store_exec(st, &res, sql, "t", login);
-
-	if (r != 0)
-		fail_msg("%s: %s: %s", sql, uk_error_id(r),
-		    store_last_error(st));
-	assert_int_equal(store_res_rows(res), 1);
-	v = store_res_int(res, 0, 0);
-	store_res_free(res);
-	return v;
-}
-
-static char *
-query_text(struct store *st, const char *sql, const char *login)
-{
-	struct store_res *res = NULL;
-	char *v;
-	int r = store_exec(st, &res, sql, "t", login);
-
-	if (r != 0)
-		fail_msg("%s: %s", sql, store_last_error(st));
-	assert_int_equal(store_res_rows(res), 1);
-	v = strdup(
-	    store_res_isnull(res, 0, 0) ? "" : store_res_text(res, 0, 0));
-	assert_non_null(v);
-	store_res_free(res);
-	return v;
 }
 
 static void
@@ -174,8 +99,8 @@ add_op(struct store *st, const struct gw_pwhash_params *hp, const char *login,
 static void
 std_fixture(struct fixture *fx)
 {
-	add_unit(fx->st, "U1", 1);
-	add_op(fx->st, &fx->conf.hash, "Alice", "U1", "11010519491231002X",
+	add_unit(fx->g.st, "U1", 1);
+	add_op(fx->g.st, &fx->conf.hash, "Alice", "U1", "11010519491231002X",
 	    "active", RIGHT, 0);
 }
 
@@ -187,25 +112,25 @@ attempt(struct fixture *fx, const char *login, const char *pw, int64_t now,
 	int r;
 
 	assert_non_null(s);
-	r = gw_pwlogin_attempt(fx->st, &fx->conf, login, s, "192.0.2.1",
+	r = gw_pwlogin_attempt(fx->g.st, &fx->conf, login, s, "192.0.2.1",
 	    "test-agent", now, res);
 	secret_free(s);
 	if (r != 0)
 		fail_msg("gw_pwlogin_attempt: %s: %s", uk_error_id(r),
-		    store_last_error(fx->st));
+		    store_last_error(fx->g.st));
 }
 
 static int64_t
 fail_count(struct fixture *fx)
 {
-	return query_int(fx->st,
+	return testgw_int_t(fx->g.st,
 	    "SELECT fail_count FROM operators WHERE login_lc = ?", "alice");
 }
 
 static int64_t
 frozen_until(struct fixture *fx)
 {
-	return query_int(fx->st,
+	return testgw_int_t(fx->g.st,
 	    "SELECT frozen_until FROM operators WHERE login_lc = ?", "alice");
 }
 
@@ -230,11 +155,11 @@ test_right(void **state)
 	assert_string_equal(res.op.unit, "U1");
 	assert_int_equal(fail_count(fx), 0);
 	/* Audited. */
-	assert_int_equal(query_int(fx->st,
+	assert_int_equal(testgw_int_t(fx->g.st,
 	                     "SELECT count(*) FROM audit WHERE event = ?",
 	                     "login.password"),
 	    1);
-	detail = query_text(fx->st,
+	detail = testgw_text_t(fx->g.st,
 	    "SELECT detail FROM audit WHERE subject = ?", "operator:Alice");
 	assert_non_null(strstr(detail, "\"result\":\"ok\""));
 	assert_non_null(strstr(detail, "\"ip\":\"192.0.2.1\""));
@@ -246,7 +171,7 @@ test_right(void **state)
 	assert_string_equal(res.op.login, "Alice");
 	attempt(fx, "ALICE", RIGHT, T0, &res);
 	assert_int_equal(res.code, 0);
-	assert_int_equal(audit_verify_chain(fx->st, NULL), 0);
+	assert_int_equal(audit_verify_chain(fx->g.st, NULL), 0);
 }
 
 static void
@@ -263,7 +188,7 @@ test_wrong(void **state)
 	assert_int_equal(res.frozen_until, 0);
 	assert_int_equal(res.hashed, 1);
 	assert_int_equal(fail_count(fx), 1);
-	detail = query_text(fx->st,
+	detail = testgw_text_t(fx->g.st,
 	    "SELECT detail FROM audit WHERE subject = ?", "operator:Alice");
 	assert_non_null(strstr(detail, "\"result\":\"UK-4101\""));
 	free(detail);
@@ -318,7 +243,7 @@ test_freeze(void **state)
 	assert_int_equal(res.tries_left, 6);
 	assert_int_equal(fail_count(fx), 0);
 	assert_int_equal(frozen_until(fx), 0);
-	assert_int_equal(query_int(fx->st,
+	assert_int_equal(testgw_int_t(fx->g.st,
 	                     "SELECT count(*) FROM audit WHERE event = ?",
 	                     "login.password"),
 	    9);
@@ -414,7 +339,7 @@ run_threads(struct fixture *fx, int right_first, int codes[5], int *hashed,
 
 	for (i = 0; i < 8; i++) {
 		memset(&w[i], 0, sizeof(w[i]));
-		w[i].loc = fx->db.loc;
+		w[i].loc = fx->g.db.loc;
 		w[i].conf = &fx->conf;
 		w[i].n = 25;
 		w[i].right_first = i == 0 && right_first;
@@ -452,11 +377,11 @@ test_concurrent(void **state)
 	assert_int_equal(gw_pwhash_count() - c0, 6);
 	assert_int_equal(fail_count(fx), 6);
 	assert_int_equal(frozen_until(fx), MIDNIGHT);
-	assert_int_equal(query_int(fx->st,
+	assert_int_equal(testgw_int_t(fx->g.st,
 	                     "SELECT count(*) FROM audit WHERE event = ?",
 	                     "login.password"),
 	    200);
-	assert_int_equal(audit_verify_chain(fx->st, NULL), 0);
+	assert_int_equal(audit_verify_chain(fx->g.st, NULL), 0);
 }
 
 /* The right password racing with 199 wrong ones: the right attempt counts
@@ -516,7 +441,7 @@ test_ip_limit(void **state)
 	/* A new window. */
 	attempt(fx, "alice", RIGHT, T0 + 300, &res);
 	assert_int_equal(res.code, 0);
-	assert_int_equal(query_int(fx->st,
+	assert_int_equal(testgw_int_t(fx->g.st,
 	                     "SELECT count FROM rate_limits WHERE key = ?",
 	                     "ip:192.0.2.1"),
 	    1);
@@ -538,7 +463,7 @@ test_unknown(void **state)
 	assert_int_equal(res.hashed, 1);
 	assert_int_equal(res.op.id, 0);
 	assert_int_equal(gw_pwhash_count() - c0, 1);
-	assert_int_equal(query_int(fx->st,
+	assert_int_equal(testgw_int_t(fx->g.st,
 	                     "SELECT count(*) FROM audit WHERE subject = ?",
 	                     "operator:nobody"),
 	    1);
@@ -551,7 +476,7 @@ test_unknown(void **state)
 		char subj[100];
 
 		snprintf(subj, sizeof(subj), "operator:%.64s", long_login);
-		assert_int_equal(query_int(fx->st,
+		assert_int_equal(testgw_int_t(fx->g.st,
 		                     "SELECT count(*) FROM audit"
 		                     " WHERE subject = ?",
 		                     subj),
@@ -567,11 +492,11 @@ test_status(void **state)
 	struct gw_pwlogin_result res;
 	uint64_t c0;
 
-	add_unit(fx->st, "U1", 1);
-	add_op(fx->st, &fx->conf.hash, "bob", "U1", NULL, "left", RIGHT, 0);
-	add_op(fx->st, &fx->conf.hash, "carol", "U1", NULL, "disabled", RIGHT,
+	add_unit(fx->g.st, "U1", 1);
+	add_op(fx->g.st, &fx->conf.hash, "bob", "U1", NULL, "left", RIGHT, 0);
+	add_op(fx->g.st, &fx->conf.hash, "carol", "U1", NULL, "disabled", RIGHT,
 	    0);
-	add_op(fx->st, &fx->conf.hash, "dave", "U1", NULL, "active", NULL, 0);
+	add_op(fx->g.st, &fx->conf.hash, "dave", "U1", NULL, "active", NULL, 0);
 	c0 = gw_pwhash_count();
 	attempt(fx, "bob", RIGHT, T0, &res);
 	assert_int_equal(res.code, UK_ERR_LOGIN_OPERATOR_LEFT);
@@ -582,7 +507,7 @@ test_status(void **state)
 	assert_int_equal(res.code, UK_ERR_LOGIN_NO_PASSWORD);
 	assert_int_equal(res.hashed, 0);
 	assert_int_equal(gw_pwhash_count(), c0);
-	assert_int_equal(query_int(fx->st,
+	assert_int_equal(testgw_int_t(fx->g.st,
 	                     "SELECT sum(fail_count) FROM operators"
 	                     " WHERE unit_id = ?",
 	                     "U1"),
@@ -595,8 +520,9 @@ test_agreement(void **state)
 	struct fixture *fx = *state;
 	struct gw_pwlogin_result res;
 
-	add_unit(fx->st, "U2", 0);
-	add_op(fx->st, &fx->conf.hash, "alice", "U2", NULL, "active", RIGHT, 1);
+	add_unit(fx->g.st, "U2", 0);
+	add_op(fx->g.st, &fx->conf.hash, "alice", "U2", NULL, "active", RIGHT,
+	    1);
 	attempt(fx, "alice", WRONG, T0, &res);
 	assert_int_equal(res.code, UK_ERR_LOGIN_PASSWORD);
 	assert_int_equal(fail_count(fx), 1);
@@ -614,13 +540,13 @@ test_rehash(void **state)
 	char *h0, *h1, *h2;
 
 	std_fixture(fx);
-	h0 = query_text(fx->st,
+	h0 = testgw_text_t(fx->g.st,
 	    "SELECT pw_hash FROM operators"
 	    " WHERE login_lc = ?",
 	    "alice");
 	attempt(fx, "alice", RIGHT, T0, &res);
 	assert_int_equal(res.code, 0);
-	h1 = query_text(fx->st,
+	h1 = testgw_text_t(fx->g.st,
 	    "SELECT pw_hash FROM operators"
 	    " WHERE login_lc = ?",
 	    "alice");
@@ -628,7 +554,7 @@ test_rehash(void **state)
 	fx->conf.hash.t_cost = 2;
 	attempt(fx, "alice", RIGHT, T0 + 1, &res);
 	assert_int_equal(res.code, 0);
-	h2 = query_text(fx->st,
+	h2 = testgw_text_t(fx->g.st,
 	    "SELECT pw_hash FROM operators"
 	    " WHERE login_lc = ?",
 	    "alice");
@@ -679,11 +605,7 @@ test_tz(void **state)
 	assert_int_equal(gw_local_day("UTC-5", 3600), -1);
 }
 
-#define BOTH(f)                                                                \
-	{ "sqlite_" #f, f, setup_db, teardown_db, &be_sqlite },                \
-	{                                                                      \
-		"pg_" #f, f, setup_db, teardown_db, &be_pg                     \
-	}
+#define BOTH(f) TESTGW_BOTH_WITH(f, setup_db, testgw_teardown)
 
 int
 main(void)
@@ -704,12 +626,8 @@ main(void)
 	};
 	int r;
 
-	if (testdb_tmpdir("test_pwlogin", tmpdir, sizeof(tmpdir)) != 0) {
-		perror("mkdtemp");
+	if (testgw_begin("pwlogin") != 0)
 		return 1;
-	}
 	r = cmocka_run_group_tests_name("pwlogin", tests, NULL, NULL);
-	testdb_pg_close();
-	testdb_rmtree(tmpdir);
-	return r;
+	return testgw_end(r);
 }

@@ -19,90 +19,49 @@
 #include "gateway/reset.h"
 #include "gateway/sms_provider.h"
 #include "tests/lib/testdb.h"
+#include "tests/lib/testgw.h"
 
 #define T0 ((int64_t)1718000000)
 #define PHONE "13800138000"
 
-struct backend {
-	enum store_backend kind;
-};
-
-static struct backend be_sqlite = { STORE_SQLITE };
-static struct backend be_pg = { STORE_POSTGRES };
-
 struct fixture {
-	struct testdb db;
-	struct store *st;
+	struct testgw_db g; /* first: testgw_teardown frees the fixture */
 	struct secret *key;
 	struct gw_reset_conf conf;
 	int64_t op;
 };
 
-static char tmpdir[256];
-static const struct gw_actor counter = { "staff:clerk1", "F-2024-001", NULL,
-	NULL };
-
 static int64_t
 add_op(struct store *st, const char *login, const char *phone, const char *pw)
 {
-	struct secret *s = pw != NULL ? secret_from(pw, strlen(pw)) : NULL;
-	struct gw_operator_new op = { login, "U1", "张三", NULL, phone, "maker",
-		s, 0 };
-	int64_t id = 0;
-
-	assert_int_equal(gw_operator_add(st, &counter, &op, &id), 0);
-	secret_free(s);
-	return id;
+	return testgw_add_op(st, login, "U1", NULL, phone, pw);
 }
 
 static int
 setup_db(void **state)
 {
-	struct backend *be = *state;
-	struct fixture *fx = calloc(1, sizeof(*fx));
-	int r;
+	struct fixture *fx = testgw_new(state, sizeof(*fx), 1);
 
-	assert_non_null(fx);
-	*state = fx;
-	testdb_new(&fx->db, be->kind, tmpdir, "reset");
-	if ((r = store_open(fx->db.loc, &fx->st)) != 0)
-		fail_msg("store_open: %s", store_last_error(NULL));
 	fx->key = secret_from("test-code-key-0123456789", 24);
 	fx->conf.code_key = fx->key;
 	fx->conf.ip_limit = 100000;
 	fx->conf.login_limit = 100000;
 	fx->conf.floor_ms = -1;
-	assert_int_equal(gw_unit_add(fx->st, &counter, "U1", "单位", NULL), 0);
-	fx->op = add_op(fx->st, "op1", PHONE, "Initial123");
+	assert_int_equal(gw_unit_add(fx->g.st, &testgw_counter, "U1", "单位",
+	                     NULL),
+	    0);
+	fx->op = add_op(fx->g.st, "op1", PHONE, "Initial123");
 	return 0;
 }
 
 static int
 teardown_db(void **state)
 {
-	struct fixture *fx = *state;
+	struct fixture *fx = testgw_fixture(state);
 
-	if (fx == NULL || fx == (void *)&be_sqlite || fx == (void *)&be_pg)
-		return 0;
-	store_close(fx->st);
-	secret_free(fx->key);
-	testdb_drop(&fx->db);
-	free(fx);
-	return 0;
-}
-
-static int64_t
-q_int(struct store *st, const char *sql)
-{
-	struct store_res *res = NULL;
-	int64_t v;
-
-	if (store_exec(st, &res, sql, "") != 0)
-		fail_msg("%s: %s", sql, store_last_error(st));
-	assert_int_equal(store_res_rows(res), 1);
-	v = store_res_int(res, 0, 0);
-	store_res_free(res);
-	return v;
+	if (fx != NULL)
+		secret_free(fx->key);
+	return testgw_teardown(state);
 }
 
 /* The code in the outbox row id. */
@@ -136,13 +95,13 @@ request_ok(struct fixture *fx, int64_t now, char code[7])
 {
 	struct gw_reset_result res;
 
-	assert_int_equal(gw_reset_request(fx->st, &fx->conf, "op1", "10.0.0.1",
-	                     "ua", now, &res),
+	assert_int_equal(gw_reset_request(fx->g.st, &fx->conf, "op1",
+	                     "10.0.0.1", "ua", now, &res),
 	    0);
 	assert_int_equal(res.code, 0);
 	assert_int_equal(res.public_code, 0);
 	assert_int_equal(res.operator_id, fx->op);
-	code_of(fx->st, res.sms_id, code);
+	code_of(fx->g.st, res.sms_id, code);
 }
 
 /* A verification at now: its internal code; the token when right. */
@@ -152,7 +111,7 @@ verify(struct fixture *fx, const char *code, int64_t now, struct secret **tok)
 	struct gw_reset_result res;
 	struct secret *t = NULL;
 
-	assert_int_equal(gw_reset_verify(fx->st, &fx->conf, "OP1", code,
+	assert_int_equal(gw_reset_verify(fx->g.st, &fx->conf, "OP1", code,
 	                     "10.0.0.1", "ua", now, &res, &t),
 	    0);
 	if (res.code == 0) {
@@ -188,7 +147,7 @@ test_request_sends(void **state)
 
 	request_ok(fx, T0, code);
 	/* stored as a 64-hex HMAC, never the code */
-	assert_int_equal(store_exec(fx->st, &res,
+	assert_int_equal(store_exec(fx->g.st, &res,
 	                     "SELECT code_hash, expires_at, checks, ip"
 	                     " FROM reset_codes",
 	                     ""),
@@ -201,12 +160,12 @@ test_request_sends(void **state)
 	assert_string_equal(store_res_text(res, 0, 3), "10.0.0.1");
 	store_res_free(res);
 	res = NULL;
-	assert_int_equal(q_int(fx->st,
+	assert_int_equal(testgw_int(fx->g.st,
 	                     "SELECT count(*) FROM sms_outbox WHERE phone = "
 	                     "'" PHONE "' AND status = 'queued'"),
 	    1);
 	/* audited, without the code */
-	assert_int_equal(store_exec(fx->st, &res,
+	assert_int_equal(store_exec(fx->g.st, &res,
 	                     "SELECT actor, subject, detail, result, ip"
 	                     " FROM audit WHERE event = 'reset.request'",
 	                     ""),
@@ -225,30 +184,34 @@ test_same_public_answer(void **state)
 	struct gw_reset_result res;
 	int64_t left;
 
-	add_op(fx->st, "nophone", NULL, NULL);
-	left = add_op(fx->st, "gone", "13900139000", NULL);
-	assert_int_equal(gw_operator_leave(fx->st, &counter, left), 0);
+	add_op(fx->g.st, "nophone", NULL, NULL);
+	left = add_op(fx->g.st, "gone", "13900139000", NULL);
+	assert_int_equal(gw_operator_leave(fx->g.st, &testgw_counter, left), 0);
 
-	assert_int_equal(gw_reset_request(fx->st, &fx->conf, "nobody",
+	assert_int_equal(gw_reset_request(fx->g.st, &fx->conf, "nobody",
 	                     "1.1.1.1", NULL, T0, &res),
 	    0);
 	assert_int_equal(res.code, UK_ERR_RESET_UNKNOWN_USER);
 	assert_int_equal(res.public_code, 0);
 	assert_int_equal(res.sms_id, 0);
-	assert_int_equal(gw_reset_request(fx->st, &fx->conf, "nophone",
+	assert_int_equal(gw_reset_request(fx->g.st, &fx->conf, "nophone",
 	                     "1.1.1.1", NULL, T0, &res),
 	    0);
 	assert_int_equal(res.code, UK_ERR_RESET_NO_PHONE);
 	assert_int_equal(res.public_code, 0);
 	assert_int_equal(res.sms_id, 0);
-	assert_int_equal(gw_reset_request(fx->st, &fx->conf, "gone", "1.1.1.1",
-	                     NULL, T0, &res),
+	assert_int_equal(gw_reset_request(fx->g.st, &fx->conf, "gone",
+	                     "1.1.1.1", NULL, T0, &res),
 	    0);
 	assert_int_equal(res.code, UK_ERR_RESET_INACTIVE);
 	assert_int_equal(res.public_code, 0);
-	assert_int_equal(q_int(fx->st, "SELECT count(*) FROM sms_outbox"), 0);
-	assert_int_equal(q_int(fx->st, "SELECT count(*) FROM reset_codes"), 0);
-	assert_int_equal(q_int(fx->st,
+	assert_int_equal(testgw_int(fx->g.st,
+	                     "SELECT count(*) FROM sms_outbox"),
+	    0);
+	assert_int_equal(testgw_int(fx->g.st,
+	                     "SELECT count(*) FROM reset_codes"),
+	    0);
+	assert_int_equal(testgw_int(fx->g.st,
 	                     "SELECT count(*) FROM audit WHERE event ="
 	                     " 'reset.request' AND result = 'UK-4509'"),
 	    1);
@@ -256,7 +219,7 @@ test_same_public_answer(void **state)
 	{
 		struct secret *t = NULL;
 
-		assert_int_equal(gw_reset_verify(fx->st, &fx->conf, "nobody",
+		assert_int_equal(gw_reset_verify(fx->g.st, &fx->conf, "nobody",
 		                     "123456", NULL, NULL, T0, &res, &t),
 		    0);
 		assert_int_equal(res.code, UK_ERR_RESET_NO_CODE);
@@ -295,7 +258,8 @@ test_five_checks(void **state)
 	for (i = 0; i < 5; i++)
 		assert_int_equal(verify(fx, wrong, T0 + 1 + i, NULL),
 		    UK_ERR_RESET_CODE_WRONG);
-	assert_int_equal(q_int(fx->st, "SELECT checks FROM reset_codes"), 5);
+	assert_int_equal(testgw_int(fx->g.st, "SELECT checks FROM reset_codes"),
+	    5);
 	/* dead: even the right code */
 	assert_int_equal(verify(fx, code, T0 + 10, NULL),
 	    UK_ERR_RESET_CODE_EXHAUSTED);
@@ -319,7 +283,7 @@ test_new_request_invalidates(void **state)
 		    UK_ERR_RESET_CODE_WRONG);
 	assert_int_equal(verify(fx, c2, T0 + 62, &t), 0);
 	secret_free(t);
-	assert_int_equal(q_int(fx->st,
+	assert_int_equal(testgw_int(fx->g.st,
 	                     "SELECT count(*) FROM reset_codes"
 	                     " WHERE used_at IS NULL"),
 	    0);
@@ -330,7 +294,7 @@ req_code(struct fixture *fx, int64_t now)
 {
 	struct gw_reset_result res;
 
-	assert_int_equal(gw_reset_request(fx->st, &fx->conf, "op1", "9.9.9.9",
+	assert_int_equal(gw_reset_request(fx->g.st, &fx->conf, "op1", "9.9.9.9",
 	                     NULL, now, &res),
 	    0);
 	assert_int_equal(res.public_code, 0);
@@ -359,18 +323,20 @@ test_phone_limits(void **state)
 	assert_int_equal(req_code(fx, t + 7200), UK_ERR_RESET_PHONE_LIMIT);
 	assert_int_equal(req_code(fx, t + 86399), UK_ERR_RESET_PHONE_LIMIT);
 	/* refused requests were not counted and sent nothing */
-	assert_int_equal(q_int(fx->st, "SELECT count(*) FROM sms_outbox"), 10);
+	assert_int_equal(testgw_int(fx->g.st,
+	                     "SELECT count(*) FROM sms_outbox"),
+	    10);
 	/* next day */
 	assert_int_equal(req_code(fx, t + 86400), 0);
 	for (i = 0; i < 20; i++)
 		sent += req_code(fx, t + 86400 + 61 * (i + 1)) == 0;
 	assert_int_equal(sent, 4);
 	/* the phone limit is shared by operators with the same phone */
-	add_op(fx->st, "op2", PHONE, NULL);
+	add_op(fx->g.st, "op2", PHONE, NULL);
 	{
 		struct gw_reset_result res;
 
-		assert_int_equal(gw_reset_request(fx->st, &fx->conf, "op2",
+		assert_int_equal(gw_reset_request(fx->g.st, &fx->conf, "op2",
 		                     "9.9.9.9", NULL, t + 86400 + 1300, &res),
 		    0);
 		assert_int_equal(res.code, UK_ERR_RESET_PHONE_LIMIT);
@@ -389,12 +355,12 @@ test_ip_login_limits(void **state)
 	fx->conf.login_limit = 3;
 	fx->conf.login_window = 3600;
 	for (i = 0; i < 3; i++) {
-		assert_int_equal(gw_reset_request(fx->st, &fx->conf, "x",
+		assert_int_equal(gw_reset_request(fx->g.st, &fx->conf, "x",
 		                     "7.7.7.7", NULL, T0 + i, &res),
 		    0);
 		assert_int_equal(res.code, UK_ERR_RESET_UNKNOWN_USER);
 	}
-	assert_int_equal(gw_reset_request(fx->st, &fx->conf, "op1", "7.7.7.7",
+	assert_int_equal(gw_reset_request(fx->g.st, &fx->conf, "op1", "7.7.7.7",
 	                     NULL, T0 + 10, &res),
 	    0);
 	assert_int_equal(res.code, UK_ERR_RESET_RATE);
@@ -405,14 +371,14 @@ test_ip_login_limits(void **state)
 	{
 		struct secret *t = NULL;
 
-		assert_int_equal(gw_reset_verify(fx->st, &fx->conf, "op1",
+		assert_int_equal(gw_reset_verify(fx->g.st, &fx->conf, "op1",
 		                     "000000", "7.7.7.7", NULL, T0 + 11, &res,
 		                     &t),
 		    0);
 		assert_int_equal(res.public_code, UK_ERR_RESET_RATE);
 	}
 	/* window over */
-	assert_int_equal(gw_reset_request(fx->st, &fx->conf, "op1", "7.7.7.7",
+	assert_int_equal(gw_reset_request(fx->g.st, &fx->conf, "op1", "7.7.7.7",
 	                     NULL, T0 + 600, &res),
 	    0);
 	assert_int_equal(res.code, 0);
@@ -421,24 +387,24 @@ test_ip_login_limits(void **state)
 		char ip[32];
 
 		snprintf(ip, sizeof(ip), "8.8.8.%d", i);
-		assert_int_equal(gw_reset_request(fx->st, &fx->conf,
+		assert_int_equal(gw_reset_request(fx->g.st, &fx->conf,
 		                     i ? "OP1" : "op1", ip, NULL, T0 + 700 + i,
 		                     &res),
 		    0);
 		assert_int_not_equal(res.code, UK_ERR_RESET_RATE);
 	}
-	assert_int_equal(gw_reset_request(fx->st, &fx->conf, "Op1", "8.8.8.9",
+	assert_int_equal(gw_reset_request(fx->g.st, &fx->conf, "Op1", "8.8.8.9",
 	                     NULL, T0 + 800, &res),
 	    0);
 	assert_int_equal(res.code, UK_ERR_RESET_RATE);
 	/* an unknown login is limited the same way (3 allowed) */
 	for (i = 0; i < 3; i++)
-		assert_int_equal(gw_reset_request(fx->st, &fx->conf, "ghost",
+		assert_int_equal(gw_reset_request(fx->g.st, &fx->conf, "ghost",
 		                     i % 2 ? "6.6.6.1" : "6.6.6.2", NULL,
 		                     T0 + 900 + i, &res),
 		    0);
-	assert_int_equal(gw_reset_request(fx->st, &fx->conf, "ghost", "6.6.6.3",
-	                     NULL, T0 + 905, &res),
+	assert_int_equal(gw_reset_request(fx->g.st, &fx->conf, "ghost",
+	                     "6.6.6.3", NULL, T0 + 905, &res),
 	    0);
 	assert_int_equal(res.code, UK_ERR_RESET_RATE);
 }
@@ -448,7 +414,7 @@ set_pw(struct fixture *fx, const char *tok, const char *pw, int64_t now,
     struct gw_reset_result *res)
 {
 	struct secret *p = secret_from(pw, strlen(pw));
-	int r = gw_reset_password(fx->st, &fx->conf, tok, p, "10.0.0.2", "ua",
+	int r = gw_reset_password(fx->g.st, &fx->conf, tok, p, "10.0.0.2", "ua",
 	    now, res);
 
 	secret_free(p);
@@ -468,7 +434,7 @@ test_token(void **state)
 	snprintf(tok, sizeof(tok), "%s", (const char *)t->buf);
 	secret_free(t);
 	/* stored hashed */
-	assert_int_equal(q_int(fx->st,
+	assert_int_equal(testgw_int(fx->g.st,
 	                     "SELECT count(*) FROM reset_tokens WHERE"
 	                     " length(token_hash) = 64"),
 	    1);
@@ -489,7 +455,7 @@ test_token(void **state)
 	                     "NewPass2024", T0, &res),
 	    0);
 	assert_int_equal(res.code, UK_ERR_RESET_TOKEN);
-	assert_int_equal(q_int(fx->st,
+	assert_int_equal(testgw_int(fx->g.st,
 	                     "SELECT count(*) FROM audit WHERE event ="
 	                     " 'reset.password' AND result = 'UK-4506'"),
 	    4);
@@ -507,12 +473,12 @@ test_policy_and_effects(void **state)
 	char code[7], tok[GW_RESET_TOKEN_LEN + 1];
 
 	/* frozen for the day, two sessions open */
-	assert_int_equal(store_exec(fx->st, NULL,
+	assert_int_equal(store_exec(fx->g.st, NULL,
 	                     "UPDATE operators SET fail_count = 6,"
 	                     " frozen_until = ? WHERE id = ?",
 	                     "ii", (int64_t)time(NULL) + 36000, fx->op),
 	    0);
-	assert_int_equal(store_exec(fx->st, NULL,
+	assert_int_equal(store_exec(fx->g.st, NULL,
 	                     "INSERT INTO sessions (id_hash, kind,"
 	                     " principal_id, unit_id, scope, method, csrf,"
 	                     " created_at, last_seen, expires_at) VALUES"
@@ -531,7 +497,7 @@ test_policy_and_effects(void **state)
 	assert_int_equal(res.public_code, UK_ERR_PASSWORD_POLICY);
 	assert_int_equal(set_pw(fx, tok, "onlyletters", T0 + 21, &res), 0);
 	assert_int_equal(res.code, UK_ERR_PASSWORD_POLICY);
-	assert_int_equal(q_int(fx->st,
+	assert_int_equal(testgw_int(fx->g.st,
 	                     "SELECT count(*) FROM sessions WHERE revoked_at"
 	                     " IS NULL"),
 	    2);
@@ -540,15 +506,15 @@ test_policy_and_effects(void **state)
 	assert_int_equal(res.public_code, 0);
 	assert_true(res.sms_id > 0);
 	/* sessions revoked, freeze cleared */
-	assert_int_equal(q_int(fx->st,
+	assert_int_equal(testgw_int(fx->g.st,
 	                     "SELECT count(*) FROM sessions WHERE revoked_at"
 	                     " IS NULL"),
 	    0);
-	assert_int_equal(gw_operator_get(fx->st, fx->op, &op), 0);
+	assert_int_equal(gw_operator_get(fx->g.st, fx->op, &op), 0);
 	assert_int_equal(op.fail_count, 0);
 	assert_int_equal(op.frozen_until, 0);
 	/* the new password works */
-	assert_int_equal(store_exec(fx->st, &sr,
+	assert_int_equal(store_exec(fx->g.st, &sr,
 	                     "SELECT pw_hash FROM operators WHERE id = ?", "i",
 	                     fx->op),
 	    0);
@@ -560,7 +526,7 @@ test_policy_and_effects(void **state)
 	store_res_free(sr);
 	sr = NULL;
 	/* notice queued */
-	assert_int_equal(store_exec(fx->st, &sr,
+	assert_int_equal(store_exec(fx->g.st, &sr,
 	                     "SELECT template, phone, params FROM sms_outbox"
 	                     " WHERE id = ?",
 	                     "i", res.sms_id),
@@ -569,22 +535,23 @@ test_policy_and_effects(void **state)
 	assert_string_equal(store_res_text(sr, 0, 1), PHONE);
 	store_res_free(sr);
 	/* audited: the step, the set_password as the operator himself */
-	assert_int_equal(q_int(fx->st,
+	assert_int_equal(testgw_int(fx->g.st,
 	                     "SELECT count(*) FROM audit WHERE event ="
 	                     " 'reset.password' AND result = 'ok' AND subject"
 	                     " = 'operator:op1'"),
 	    1);
-	assert_int_equal(q_int(fx->st,
+	assert_int_equal(testgw_int(fx->g.st,
 	                     "SELECT count(*) FROM audit WHERE event ="
 	                     " 'admin.operator.set_password' AND actor ="
 	                     " 'operator:op1'"),
 	    1);
-	assert_int_equal(q_int(fx->st,
+	assert_int_equal(testgw_int(fx->g.st,
 	                     "SELECT count(*) FROM audit WHERE event ="
 	                     " 'reset.password' AND result = 'UK-4110'"),
 	    2);
 	/* no session was created */
-	assert_int_equal(q_int(fx->st, "SELECT count(*) FROM sessions"), 2);
+	assert_int_equal(testgw_int(fx->g.st, "SELECT count(*) FROM sessions"),
+	    2);
 }
 
 static void
@@ -600,8 +567,8 @@ test_timing_floor(void **state)
 	fx->conf.floor_ms = 150;
 	for (i = 0; i < 2; i++) {
 		clock_gettime(CLOCK_MONOTONIC, &a);
-		assert_int_equal(gw_reset_request(fx->st, &fx->conf, logins[i],
-		                     "5.5.5.5", NULL, T0, &res),
+		assert_int_equal(gw_reset_request(fx->g.st, &fx->conf,
+		                     logins[i], "5.5.5.5", NULL, T0, &res),
 		    0);
 		clock_gettime(CLOCK_MONOTONIC, &b);
 		ms = (double)(b.tv_sec - a.tv_sec) * 1e3 +
@@ -618,10 +585,12 @@ test_no_key(void **state)
 	struct gw_reset_result res;
 
 	fx->conf.code_key = NULL;
-	assert_int_equal(gw_reset_request(fx->st, &fx->conf, "op1", NULL, NULL,
-	                     T0, &res),
+	assert_int_equal(gw_reset_request(fx->g.st, &fx->conf, "op1", NULL,
+	                     NULL, T0, &res),
 	    UK_ERR_CONFIG_MISSING);
-	assert_int_equal(q_int(fx->st, "SELECT count(*) FROM sms_outbox"), 0);
+	assert_int_equal(testgw_int(fx->g.st,
+	                     "SELECT count(*) FROM sms_outbox"),
+	    0);
 }
 
 static void
@@ -667,11 +636,7 @@ test_parse(void **state)
 	assert_null(pw);
 }
 
-#define BOTH(f)                                                                \
-	{ "sqlite_" #f, f, setup_db, teardown_db, &be_sqlite },                \
-	{                                                                      \
-		"pg_" #f, f, setup_db, teardown_db, &be_pg                     \
-	}
+#define BOTH(f) TESTGW_BOTH_WITH(f, setup_db, teardown_db)
 
 int
 main(void)
@@ -694,12 +659,8 @@ main(void)
 	int r;
 
 	gw_model_set_pwhash(&hp);
-	if (testdb_tmpdir("test_reset", tmpdir, sizeof(tmpdir)) != 0) {
-		perror("mkdtemp");
+	if (testgw_begin("reset") != 0)
 		return 1;
-	}
 	r = cmocka_run_group_tests_name("reset", tests, NULL, NULL);
-	testdb_pg_close();
-	testdb_rmtree(tmpdir);
-	return r;
+	return testgw_end(r);
 }

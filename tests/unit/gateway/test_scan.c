@@ -23,6 +23,8 @@
 #include "gateway/scan.h"
 #include "gateway/wechat.h"
 #include "tests/lib/testdb.h"
+#include "tests/lib/testgw.h"
+#include "tests/lib/testtool.h"
 
 #define APPID "wx0123456789abcdef"
 #define OPENID1 "o6_bmjrPTlm6_2sgVt7hMZOPfL2M"    /* op1, unit U1 */
@@ -30,26 +32,15 @@
 #define OPENID_NOAGR "oNoAgreement_0000000000000" /* op3, unit U2 */
 #define OPENID_NEW "oNewPhoneUser_000000000000"   /* bound to nobody */
 
-struct backend {
-	enum store_backend kind;
-};
-
-static struct backend be_sqlite = { STORE_SQLITE };
-static struct backend be_pg = { STORE_POSTGRES };
-
 struct fixture {
-	struct testdb db;
-	struct store *st;
+	struct testgw_db g; /* first: testgw_teardown frees the fixture */
 	int64_t op1, op2, op3, op4;
 };
 
-static char tmpdir[256];
 static pid_t stub_pid;
 static char stub_base[64];
 static struct secret *app_secret;
 
-static const struct gw_actor counter = { "staff:clerk1", "F-2024-001", NULL,
-	NULL };
 static const struct gw_scan_peer browser = { "browser-cookie-AAAA",
 	"192.0.2.10", "Mozilla/5.0 (Windows NT 10.0) Chrome/120" };
 static const struct gw_scan_peer other_browser = { "browser-cookie-BBBB",
@@ -65,14 +56,11 @@ static int64_t
 add_op(struct store *st, const char *login, const char *unit,
     const char *openid)
 {
-	struct gw_operator_new op = { login, unit, "张三", NULL, NULL, "maker",
-		NULL, 0 };
-	int64_t id = 0;
+	int64_t id = testgw_add_op(st, login, unit, NULL, NULL, NULL);
 
-	assert_int_equal(gw_operator_add(st, &counter, &op, &id), 0);
 	if (openid != NULL)
-		assert_int_equal(gw_operator_bind_openid(st, &counter, id,
-		                     openid),
+		assert_int_equal(gw_operator_bind_openid(st, &testgw_counter,
+		                     id, openid),
 		    0);
 	return id;
 }
@@ -80,40 +68,21 @@ add_op(struct store *st, const char *login, const char *unit,
 static int
 setup_db(void **state)
 {
-	struct backend *be = *state;
-	struct fixture *fx;
+	struct fixture *fx = testgw_new(state, sizeof(*fx), 1);
 
-	fx = calloc(1, sizeof(*fx));
-	assert_non_null(fx);
-	*state = fx;
-	testdb_new(&fx->db, be->kind, tmpdir, "scan");
-	if (store_open(fx->db.loc, &fx->st) != 0)
-		fail_msg("store_open: %s", store_last_error(NULL));
-	assert_int_equal(gw_unit_add(fx->st, &counter, "U1", "某某科技有限公司",
-	                     NULL),
+	assert_int_equal(gw_unit_add(fx->g.st, &testgw_counter, "U1",
+	                     "某某科技有限公司", NULL),
 	    0);
-	assert_int_equal(gw_unit_agreement(fx->st, &counter, "U1"), 0);
-	assert_int_equal(gw_unit_add(fx->st, &counter, "U2", "未签协议单位",
-	                     NULL),
+	assert_int_equal(gw_unit_agreement(fx->g.st, &testgw_counter, "U1"), 0);
+	assert_int_equal(gw_unit_add(fx->g.st, &testgw_counter, "U2",
+	                     "未签协议单位", NULL),
 	    0);
-	fx->op1 = add_op(fx->st, "op1", "U1", OPENID1);
-	fx->op2 = add_op(fx->st, "op2", "U1", OPENID_LEFT);
-	assert_int_equal(gw_operator_leave(fx->st, &counter, fx->op2), 0);
-	fx->op3 = add_op(fx->st, "op3", "U2", OPENID_NOAGR);
-	fx->op4 = add_op(fx->st, "op4", "U1", NULL);
-	return 0;
-}
-
-static int
-teardown_db(void **state)
-{
-	struct fixture *fx = *state;
-
-	if (fx == NULL || fx == (void *)&be_sqlite || fx == (void *)&be_pg)
-		return 0;
-	store_close(fx->st);
-	testdb_drop(&fx->db);
-	free(fx);
+	fx->op1 = add_op(fx->g.st, "op1", "U1", OPENID1);
+	fx->op2 = add_op(fx->g.st, "op2", "U1", OPENID_LEFT);
+	assert_int_equal(gw_operator_leave(fx->g.st, &testgw_counter, fx->op2),
+	    0);
+	fx->op3 = add_op(fx->g.st, "op3", "U2", OPENID_NOAGR);
+	fx->op4 = add_op(fx->g.st, "op4", "U1", NULL);
 	return 0;
 }
 
@@ -183,19 +152,6 @@ confirm(struct store *st, const char *id, const struct gw_scan_peer *ph,
 	return gw_scan_confirm(st, id, ph, csrf, now);
 }
 
-static int64_t
-q_int(struct store *st, const char *sql, const char *arg)
-{
-	struct store_res *res = NULL;
-	int64_t v;
-
-	if (store_exec(st, &res, sql, arg != NULL ? "t" : "", arg) != 0)
-		fail_msg("%s: %s", sql, store_last_error(st));
-	v = store_res_int(res, 0, 0);
-	store_res_free(res);
-	return v;
-}
-
 /* The events of the audit rows, oldest first, "ev/result ev/result ...",
  * scan events only. */
 static void
@@ -230,33 +186,33 @@ test_lifecycle(void **state)
 	int64_t op = 0;
 	int hold = -1, changed = -1;
 
-	assert_int_equal(gw_scan_create(fx->st, GW_SCAN_LOGIN, 0, &browser, T0,
-	                     id),
+	assert_int_equal(gw_scan_create(fx->g.st, GW_SCAN_LOGIN, 0, &browser,
+	                     T0, id),
 	    0);
 	assert_true(gw_scan_id_valid(id));
 	/* only the hash is stored */
-	assert_int_equal(q_int(fx->st,
+	assert_int_equal(testgw_int_t(fx->g.st,
 	                     "SELECT count(*) FROM scan_tickets WHERE "
 	                     "id_hash = ?",
 	                     id),
 	    0);
-	assert_int_equal(gw_scan_poll(fx->st, id, browser.cookie, NULL, T0, &v,
-	                     &hold),
+	assert_int_equal(gw_scan_poll(fx->g.st, id, browser.cookie, NULL, T0,
+	                     &v, &hold),
 	    0);
 	assert_int_equal(hold, 0);
 	assert_int_equal(v.state, GW_SCAN_WAITING);
 	assert_int_equal(v.expires_at, T0 + GW_SCAN_TTL);
 	/* the browser knows "waiting": held */
-	assert_int_equal(gw_scan_poll(fx->st, id, browser.cookie, "waiting",
+	assert_int_equal(gw_scan_poll(fx->g.st, id, browser.cookie, "waiting",
 	                     T0 + 1, &v, &hold),
 	    0);
 	assert_int_equal(hold, 1);
-	assert_int_equal(gw_scan_wait_state(fx->st, id, browser.cookie,
+	assert_int_equal(gw_scan_wait_state(fx->g.st, id, browser.cookie,
 	                     GW_SCAN_WAITING, T0 + 1, &cur, &changed),
 	    0);
 	assert_int_equal(changed, 0);
 
-	assert_int_equal(scan_as(fx->st, id, &phone, OPENID1, T0 + 5, &v), 0);
+	assert_int_equal(scan_as(fx->g.st, id, &phone, OPENID1, T0 + 5, &v), 0);
 	assert_int_equal(v.state, GW_SCAN_SCANNED);
 	assert_int_equal(v.operator_id, fx->op1);
 	assert_string_equal(v.operator_login, "op1");
@@ -265,47 +221,47 @@ test_lifecycle(void **state)
 	assert_string_equal(v.requester_ip, browser.ip);
 	assert_string_equal(v.requester_ua, browser.user_agent);
 	assert_int_equal(v.created_at, T0);
-	assert_int_equal(gw_scan_wait_state(fx->st, id, browser.cookie,
+	assert_int_equal(gw_scan_wait_state(fx->g.st, id, browser.cookie,
 	                     GW_SCAN_WAITING, T0 + 5, &cur, &changed),
 	    0);
 	assert_int_equal(changed, 1);
 	assert_int_equal(cur, GW_SCAN_SCANNED);
 	/* the confirm page, for this phone only */
-	assert_int_equal(gw_scan_phone_view(fx->st, id, phone.cookie, T0 + 6,
+	assert_int_equal(gw_scan_phone_view(fx->g.st, id, phone.cookie, T0 + 6,
 	                     &v),
 	    0);
 	assert_string_equal(v.operator_name, "张三");
-	assert_int_equal(gw_scan_phone_view(fx->st, id, other_phone.cookie,
+	assert_int_equal(gw_scan_phone_view(fx->g.st, id, other_phone.cookie,
 	                     T0 + 6, &v),
 	    UK_ERR_SCAN_WRONG_SITE);
 	/* claim before confirm */
-	assert_int_equal(gw_scan_claim(fx->st, id, &browser, T0 + 6, &op),
+	assert_int_equal(gw_scan_claim(fx->g.st, id, &browser, T0 + 6, &op),
 	    UK_ERR_SCAN_STATE);
-	assert_int_equal(confirm(fx->st, id, &phone, T0 + 7), 0);
-	assert_int_equal(gw_scan_poll(fx->st, id, browser.cookie, "scanned",
+	assert_int_equal(confirm(fx->g.st, id, &phone, T0 + 7), 0);
+	assert_int_equal(gw_scan_poll(fx->g.st, id, browser.cookie, "scanned",
 	                     T0 + 7, &v, &hold),
 	    0);
 	assert_int_equal(hold, 0);
 	assert_int_equal(v.state, GW_SCAN_CONFIRMED);
 	/* a second confirm is not a step */
-	assert_int_equal(confirm(fx->st, id, &phone, T0 + 8),
+	assert_int_equal(confirm(fx->g.st, id, &phone, T0 + 8),
 	    UK_ERR_SCAN_STATE);
-	assert_int_equal(gw_scan_claim(fx->st, id, &browser, T0 + 8, &op), 0);
+	assert_int_equal(gw_scan_claim(fx->g.st, id, &browser, T0 + 8, &op), 0);
 	assert_int_equal(op, fx->op1);
 	/* claimed once only */
-	assert_int_equal(gw_scan_claim(fx->st, id, &browser, T0 + 9, &op),
+	assert_int_equal(gw_scan_claim(fx->g.st, id, &browser, T0 + 9, &op),
 	    UK_ERR_SCAN_STATE);
 	assert_int_equal(op, 0);
-	assert_int_equal(gw_scan_wait_state(fx->st, id, browser.cookie,
+	assert_int_equal(gw_scan_wait_state(fx->g.st, id, browser.cookie,
 	                     GW_SCAN_CONFIRMED, T0 + 500, &cur, &changed),
 	    0);
 	assert_int_equal(cur, GW_SCAN_CLAIMED); /* claimed stays claimed */
-	scan_events(fx->st, ev, sizeof(ev));
+	scan_events(fx->g.st, ev, sizeof(ev));
 	assert_string_equal(ev,
 	    "scan.create/ok scan.scanned/ok scan.refused/UK-4208 "
 	    "scan.confirm/ok scan.refused/UK-4208 scan.claim/ok "
 	    "scan.refused/UK-4208");
-	assert_int_equal(q_int(fx->st,
+	assert_int_equal(testgw_int_t(fx->g.st,
 	                     "SELECT count(*) FROM audit WHERE event = "
 	                     "'scan.scanned' AND ip = '198.51.100.7' AND "
 	                     "actor = ?",
@@ -323,40 +279,42 @@ test_foreign(void **state)
 	int64_t op;
 	int hold, changed;
 
-	assert_int_equal(gw_scan_create(fx->st, GW_SCAN_LOGIN, 0, &browser, T0,
-	                     id),
+	assert_int_equal(gw_scan_create(fx->g.st, GW_SCAN_LOGIN, 0, &browser,
+	                     T0, id),
 	    0);
-	assert_int_equal(gw_scan_poll(fx->st, id, other_browser.cookie, NULL,
+	assert_int_equal(gw_scan_poll(fx->g.st, id, other_browser.cookie, NULL,
 	                     T0, &v, &hold),
 	    UK_ERR_SCAN_TICKET_UNKNOWN);
-	assert_int_equal(gw_scan_wait_state(fx->st, id, other_browser.cookie,
+	assert_int_equal(gw_scan_wait_state(fx->g.st, id, other_browser.cookie,
 	                     GW_SCAN_WAITING, T0, &cur, &changed),
 	    UK_ERR_SCAN_TICKET_UNKNOWN);
-	assert_int_equal(scan_as(fx->st, id, &phone, OPENID1, T0 + 1, NULL), 0);
+	assert_int_equal(scan_as(fx->g.st, id, &phone, OPENID1, T0 + 1, NULL),
+	    0);
 	/* another phone cannot confirm; a wrong CSRF token neither */
-	assert_int_equal(confirm(fx->st, id, &other_phone, T0 + 2),
+	assert_int_equal(confirm(fx->g.st, id, &other_phone, T0 + 2),
 	    UK_ERR_SCAN_WRONG_SITE);
 	gw_scan_csrf(other_phone.cookie, id, csrf);
-	assert_int_equal(gw_scan_confirm(fx->st, id, &phone, csrf, T0 + 2),
+	assert_int_equal(gw_scan_confirm(fx->g.st, id, &phone, csrf, T0 + 2),
 	    UK_ERR_CSRF);
-	assert_int_equal(gw_scan_confirm(fx->st, id, &phone, NULL, T0 + 2),
+	assert_int_equal(gw_scan_confirm(fx->g.st, id, &phone, NULL, T0 + 2),
 	    UK_ERR_CSRF);
-	assert_int_equal(gw_scan_cancel(fx->st, id, &phone, "", T0 + 2),
+	assert_int_equal(gw_scan_cancel(fx->g.st, id, &phone, "", T0 + 2),
 	    UK_ERR_CSRF);
-	assert_int_equal(confirm(fx->st, id, &phone, T0 + 3), 0);
+	assert_int_equal(confirm(fx->g.st, id, &phone, T0 + 3), 0);
 	/* another browser cannot claim */
-	assert_int_equal(gw_scan_claim(fx->st, id, &other_browser, T0 + 3, &op),
+	assert_int_equal(gw_scan_claim(fx->g.st, id, &other_browser, T0 + 3,
+	                     &op),
 	    UK_ERR_SCAN_TICKET_UNKNOWN);
-	assert_int_equal(gw_scan_claim(fx->st, id, &browser, T0 + 3, &op), 0);
+	assert_int_equal(gw_scan_claim(fx->g.st, id, &browser, T0 + 3, &op), 0);
 	/* malformed and unknown ids */
-	assert_int_equal(gw_scan_poll(fx->st, "../../etc", browser.cookie, NULL,
-	                     T0, &v, &hold),
+	assert_int_equal(gw_scan_poll(fx->g.st, "../../etc", browser.cookie,
+	                     NULL, T0, &v, &hold),
 	    UK_ERR_SCAN_TICKET_UNKNOWN);
-	assert_int_equal(gw_scan_claim(fx->st,
+	assert_int_equal(gw_scan_claim(fx->g.st,
 	                     "0123456789abcdef0123456789abcdef", &browser, T0,
 	                     &op),
 	    UK_ERR_SCAN_TICKET_UNKNOWN);
-	assert_int_equal(gw_scan_phone_view(fx->st,
+	assert_int_equal(gw_scan_phone_view(fx->g.st,
 	                     "0123456789abcdef0123456789abcdef", phone.cookie,
 	                     T0, &v),
 	    UK_ERR_SCAN_WRONG_SITE);
@@ -374,59 +332,59 @@ test_expired(void **state)
 	int64_t op;
 	int hold, changed;
 
-	assert_int_equal(gw_scan_create(fx->st, GW_SCAN_LOGIN, 0, &browser, T0,
-	                     id),
+	assert_int_equal(gw_scan_create(fx->g.st, GW_SCAN_LOGIN, 0, &browser,
+	                     T0, id),
 	    0);
-	assert_int_equal(gw_scan_wait_state(fx->st, id, browser.cookie,
+	assert_int_equal(gw_scan_wait_state(fx->g.st, id, browser.cookie,
 	                     GW_SCAN_WAITING, T0 + GW_SCAN_TTL - 1, &cur,
 	                     &changed),
 	    0);
 	assert_int_equal(changed, 0);
-	assert_int_equal(gw_scan_wait_state(fx->st, id, browser.cookie,
+	assert_int_equal(gw_scan_wait_state(fx->g.st, id, browser.cookie,
 	                     GW_SCAN_WAITING, T0 + GW_SCAN_TTL, &cur, &changed),
 	    0);
 	assert_int_equal(changed, 1);
 	assert_int_equal(cur, GW_SCAN_EXPIRED);
-	assert_int_equal(gw_scan_poll(fx->st, id, browser.cookie, "waiting",
+	assert_int_equal(gw_scan_poll(fx->g.st, id, browser.cookie, "waiting",
 	                     T0 + GW_SCAN_TTL, &v, &hold),
 	    0);
 	assert_int_equal(v.state, GW_SCAN_EXPIRED);
 	assert_int_equal(hold, 0);
 	/* the phone comes too late */
-	assert_int_equal(gw_scan_oauth_begin(fx->st, &c, id, &phone,
+	assert_int_equal(gw_scan_oauth_begin(fx->g.st, &c, id, &phone,
 	                     "https://gjj.example.cn/cb", T0 + GW_SCAN_TTL,
 	                     &url),
 	    UK_ERR_SCAN_EXPIRED);
 	assert_null(url);
 	/* confirmed, but claimed too late */
-	assert_int_equal(gw_scan_create(fx->st, GW_SCAN_LOGIN, 0, &browser, T0,
-	                     id2),
+	assert_int_equal(gw_scan_create(fx->g.st, GW_SCAN_LOGIN, 0, &browser,
+	                     T0, id2),
 	    0);
-	assert_int_equal(scan_as(fx->st, id2, &phone, OPENID1, T0 + 10, NULL),
+	assert_int_equal(scan_as(fx->g.st, id2, &phone, OPENID1, T0 + 10, NULL),
 	    0);
-	assert_int_equal(confirm(fx->st, id2, &phone, T0 + 20), 0);
-	assert_int_equal(gw_scan_claim(fx->st, id2, &browser,
+	assert_int_equal(confirm(fx->g.st, id2, &phone, T0 + 20), 0);
+	assert_int_equal(gw_scan_claim(fx->g.st, id2, &browser,
 	                     T0 + GW_SCAN_TTL + 1, &op),
 	    UK_ERR_SCAN_EXPIRED);
 	/* confirm too late */
-	assert_int_equal(gw_scan_create(fx->st, GW_SCAN_LOGIN, 0, &browser, T0,
-	                     id2),
+	assert_int_equal(gw_scan_create(fx->g.st, GW_SCAN_LOGIN, 0, &browser,
+	                     T0, id2),
 	    0);
-	assert_int_equal(scan_as(fx->st, id2, &phone, OPENID1, T0 + 10, NULL),
+	assert_int_equal(scan_as(fx->g.st, id2, &phone, OPENID1, T0 + 10, NULL),
 	    0);
-	assert_int_equal(confirm(fx->st, id2, &phone, T0 + GW_SCAN_TTL),
+	assert_int_equal(confirm(fx->g.st, id2, &phone, T0 + GW_SCAN_TTL),
 	    UK_ERR_SCAN_EXPIRED);
 	/* purge: an hour after expiry */
-	assert_int_equal(gw_scan_purge(fx->st, T0 + GW_SCAN_TTL + 3599), 0);
-	assert_int_equal(q_int(fx->st, "SELECT count(*) FROM scan_tickets",
-	                     NULL),
+	assert_int_equal(gw_scan_purge(fx->g.st, T0 + GW_SCAN_TTL + 3599), 0);
+	assert_int_equal(testgw_int(fx->g.st,
+	                     "SELECT count(*) FROM scan_tickets"),
 	    3);
-	assert_int_equal(gw_scan_purge(fx->st, T0 + GW_SCAN_TTL + 3601), 0);
-	assert_int_equal(q_int(fx->st, "SELECT count(*) FROM scan_tickets",
-	                     NULL),
+	assert_int_equal(gw_scan_purge(fx->g.st, T0 + GW_SCAN_TTL + 3601), 0);
+	assert_int_equal(testgw_int(fx->g.st,
+	                     "SELECT count(*) FROM scan_tickets"),
 	    0);
-	assert_int_equal(q_int(fx->st, "SELECT count(*) FROM oauth_states",
-	                     NULL),
+	assert_int_equal(testgw_int(fx->g.st,
+	                     "SELECT count(*) FROM oauth_states"),
 	    0);
 }
 
@@ -439,27 +397,29 @@ test_cancelled(void **state)
 	int64_t op;
 	int hold;
 
-	assert_int_equal(gw_scan_create(fx->st, GW_SCAN_LOGIN, 0, &browser, T0,
-	                     id),
+	assert_int_equal(gw_scan_create(fx->g.st, GW_SCAN_LOGIN, 0, &browser,
+	                     T0, id),
 	    0);
-	assert_int_equal(scan_as(fx->st, id, &phone, OPENID1, T0 + 1, NULL), 0);
+	assert_int_equal(scan_as(fx->g.st, id, &phone, OPENID1, T0 + 1, NULL),
+	    0);
 	gw_scan_csrf(phone.cookie, id, csrf);
-	assert_int_equal(gw_scan_cancel(fx->st, id, &other_phone, csrf, T0 + 2),
+	assert_int_equal(gw_scan_cancel(fx->g.st, id, &other_phone, csrf,
+	                     T0 + 2),
 	    UK_ERR_CSRF);
-	assert_int_equal(gw_scan_cancel(fx->st, id, &phone, csrf, T0 + 2), 0);
-	assert_int_equal(gw_scan_poll(fx->st, id, browser.cookie, "scanned",
+	assert_int_equal(gw_scan_cancel(fx->g.st, id, &phone, csrf, T0 + 2), 0);
+	assert_int_equal(gw_scan_poll(fx->g.st, id, browser.cookie, "scanned",
 	                     T0 + 3, &v, &hold),
 	    0);
 	assert_int_equal(v.state, GW_SCAN_CANCELLED);
 	assert_int_equal(hold, 0);
 	/* a final state is never held */
-	assert_int_equal(gw_scan_poll(fx->st, id, browser.cookie, "cancelled",
+	assert_int_equal(gw_scan_poll(fx->g.st, id, browser.cookie, "cancelled",
 	                     T0 + 6, &v, &hold),
 	    0);
 	assert_int_equal(hold, 0);
-	assert_int_equal(confirm(fx->st, id, &phone, T0 + 4),
+	assert_int_equal(confirm(fx->g.st, id, &phone, T0 + 4),
 	    UK_ERR_SCAN_CANCELLED);
-	assert_int_equal(gw_scan_claim(fx->st, id, &browser, T0 + 4, &op),
+	assert_int_equal(gw_scan_claim(fx->g.st, id, &browser, T0 + 4, &op),
 	    UK_ERR_SCAN_CANCELLED);
 }
 
@@ -471,29 +431,29 @@ test_slow_down(void **state)
 	char id[GW_SCAN_ID_LEN + 1];
 	int hold;
 
-	assert_int_equal(gw_scan_create(fx->st, GW_SCAN_LOGIN, 0, &browser, T0,
-	                     id),
+	assert_int_equal(gw_scan_create(fx->g.st, GW_SCAN_LOGIN, 0, &browser,
+	                     T0, id),
 	    0);
-	assert_int_equal(gw_scan_poll(fx->st, id, browser.cookie, NULL, T0, &v,
-	                     &hold),
+	assert_int_equal(gw_scan_poll(fx->g.st, id, browser.cookie, NULL, T0,
+	                     &v, &hold),
 	    0);
 	/* answered at once again within the interval: slow down */
-	assert_int_equal(gw_scan_poll(fx->st, id, browser.cookie, NULL, T0 + 1,
-	                     &v, &hold),
+	assert_int_equal(gw_scan_poll(fx->g.st, id, browser.cookie, NULL,
+	                     T0 + 1, &v, &hold),
 	    UK_ERR_SCAN_SLOW_DOWN);
-	assert_int_equal(gw_scan_poll(fx->st, id, browser.cookie, "bogus",
+	assert_int_equal(gw_scan_poll(fx->g.st, id, browser.cookie, "bogus",
 	                     T0 + 1, &v, &hold),
 	    UK_ERR_SCAN_SLOW_DOWN);
 	/* a held poll is not counted */
-	assert_int_equal(gw_scan_poll(fx->st, id, browser.cookie, "waiting",
+	assert_int_equal(gw_scan_poll(fx->g.st, id, browser.cookie, "waiting",
 	                     T0 + 1, &v, &hold),
 	    0);
 	assert_int_equal(hold, 1);
-	assert_int_equal(gw_scan_poll(fx->st, id, browser.cookie, NULL,
+	assert_int_equal(gw_scan_poll(fx->g.st, id, browser.cookie, NULL,
 	                     T0 + GW_SCAN_INTERVAL, &v, &hold),
 	    0);
 	assert_int_equal(hold, 0);
-	assert_int_equal(gw_scan_poll(fx->st, id, browser.cookie, NULL,
+	assert_int_equal(gw_scan_poll(fx->g.st, id, browser.cookie, NULL,
 	                     T0 + GW_SCAN_INTERVAL + 1, &v, &hold),
 	    UK_ERR_SCAN_SLOW_DOWN);
 }
@@ -507,18 +467,19 @@ test_refusals(void **state)
 	int64_t op;
 	int hold;
 
-	assert_int_equal(gw_scan_create(fx->st, GW_SCAN_LOGIN, 0, &browser, T0,
-	                     id),
+	assert_int_equal(gw_scan_create(fx->g.st, GW_SCAN_LOGIN, 0, &browser,
+	                     T0, id),
 	    0);
-	assert_int_equal(scan_as(fx->st, id, &phone, OPENID_NEW, T0 + 1, &v),
+	assert_int_equal(scan_as(fx->g.st, id, &phone, OPENID_NEW, T0 + 1, &v),
 	    UK_ERR_SCAN_NOT_OPERATOR);
-	assert_int_equal(scan_as(fx->st, id, &phone, OPENID_LEFT, T0 + 2, &v),
+	assert_int_equal(scan_as(fx->g.st, id, &phone, OPENID_LEFT, T0 + 2, &v),
 	    UK_ERR_SCAN_OPERATOR_LEFT);
-	assert_int_equal(scan_as(fx->st, id, &phone, OPENID_NOAGR, T0 + 3, &v),
+	assert_int_equal(scan_as(fx->g.st, id, &phone, OPENID_NOAGR, T0 + 3,
+	                     &v),
 	    UK_ERR_SCAN_NO_AGREEMENT);
 	/* the ticket is still waiting: the right person may scan */
-	assert_int_equal(gw_scan_poll(fx->st, id, browser.cookie, NULL, T0 + 4,
-	                     &v, &hold),
+	assert_int_equal(gw_scan_poll(fx->g.st, id, browser.cookie, NULL,
+	                     T0 + 4, &v, &hold),
 	    0);
 	assert_int_equal(v.state, GW_SCAN_WAITING);
 	/* each cause is shown as the seed message 「扫码认证失败」 */
@@ -533,19 +494,20 @@ test_refusals(void **state)
 	assert_non_null(
 	    strstr(uk_error_info(UK_ERR_SCAN_OPERATOR_LEFT)->remedy_zh,
 	        "柜面"));
-	scan_events(fx->st, ev, sizeof(ev));
+	scan_events(fx->g.st, ev, sizeof(ev));
 	assert_string_equal(ev,
 	    "scan.create/ok scan.refused/UK-4202 scan.refused/UK-4203 "
 	    "scan.refused/UK-4204");
 	/* the operator leaves between confirm and claim */
-	assert_int_equal(scan_as(fx->st, id, &phone, OPENID1, T0 + 5, &v), 0);
-	assert_int_equal(confirm(fx->st, id, &phone, T0 + 6), 0);
-	assert_int_equal(gw_operator_leave(fx->st, &counter, fx->op1), 0);
-	assert_int_equal(gw_scan_claim(fx->st, id, &browser, T0 + 7, &op),
+	assert_int_equal(scan_as(fx->g.st, id, &phone, OPENID1, T0 + 5, &v), 0);
+	assert_int_equal(confirm(fx->g.st, id, &phone, T0 + 6), 0);
+	assert_int_equal(gw_operator_leave(fx->g.st, &testgw_counter, fx->op1),
+	    0);
+	assert_int_equal(gw_scan_claim(fx->g.st, id, &browser, T0 + 7, &op),
 	    UK_ERR_SCAN_OPERATOR_LEFT);
 	assert_int_equal(op, 0);
 	/* a ticket of another site (unknown id) on the phone */
-	assert_int_equal(gw_scan_scanned(fx->st,
+	assert_int_equal(gw_scan_scanned(fx->g.st,
 	                     "00000000000000000000000000000000", &phone,
 	                     OPENID1, T0, &v),
 	    UK_ERR_SCAN_WRONG_SITE);
@@ -558,47 +520,48 @@ test_oauth_state(void **state)
 	char id[GW_SCAN_ID_LEN + 1], id2[GW_SCAN_ID_LEN + 1];
 	char st[GW_WECHAT_STATE_LEN + 1];
 
-	assert_int_equal(gw_scan_create(fx->st, GW_SCAN_LOGIN, 0, &browser, T0,
-	                     id),
+	assert_int_equal(gw_scan_create(fx->g.st, GW_SCAN_LOGIN, 0, &browser,
+	                     T0, id),
 	    0);
-	assert_int_equal(gw_scan_create(fx->st, GW_SCAN_LOGIN, 0, &browser, T0,
-	                     id2),
+	assert_int_equal(gw_scan_create(fx->g.st, GW_SCAN_LOGIN, 0, &browser,
+	                     T0, id2),
 	    0);
 	/* single use */
-	begin(fx->st, id, &phone, T0, st);
-	assert_int_equal(gw_scan_oauth_take(fx->st, id, &phone, st, T0 + 1), 0);
-	assert_int_equal(gw_scan_oauth_take(fx->st, id, &phone, st, T0 + 1),
+	begin(fx->g.st, id, &phone, T0, st);
+	assert_int_equal(gw_scan_oauth_take(fx->g.st, id, &phone, st, T0 + 1),
+	    0);
+	assert_int_equal(gw_scan_oauth_take(fx->g.st, id, &phone, st, T0 + 1),
 	    UK_ERR_SCAN_OAUTH_STATE);
 	/* forged: well-formed but never issued; malformed */
-	assert_int_equal(gw_scan_oauth_take(fx->st, id, &phone,
+	assert_int_equal(gw_scan_oauth_take(fx->g.st, id, &phone,
 	                     "0123456789abcdef0123456789abcdef", T0 + 1),
 	    UK_ERR_SCAN_OAUTH_STATE);
-	assert_int_equal(gw_scan_oauth_take(fx->st, id, &phone, "x", T0 + 1),
+	assert_int_equal(gw_scan_oauth_take(fx->g.st, id, &phone, "x", T0 + 1),
 	    UK_ERR_SCAN_OAUTH_STATE);
-	assert_int_equal(gw_scan_oauth_take(fx->st, id, &phone, NULL, T0 + 1),
+	assert_int_equal(gw_scan_oauth_take(fx->g.st, id, &phone, NULL, T0 + 1),
 	    UK_ERR_SCAN_OAUTH_STATE);
 	/* another phone's state, spent by the attempt */
-	begin(fx->st, id, &phone, T0, st);
-	assert_int_equal(gw_scan_oauth_take(fx->st, id, &other_phone, st,
+	begin(fx->g.st, id, &phone, T0, st);
+	assert_int_equal(gw_scan_oauth_take(fx->g.st, id, &other_phone, st,
 	                     T0 + 1),
 	    UK_ERR_SCAN_OAUTH_STATE);
-	assert_int_equal(gw_scan_oauth_take(fx->st, id, &phone, st, T0 + 1),
+	assert_int_equal(gw_scan_oauth_take(fx->g.st, id, &phone, st, T0 + 1),
 	    UK_ERR_SCAN_OAUTH_STATE);
 	/* another ticket's state */
-	begin(fx->st, id2, &phone, T0, st);
-	assert_int_equal(gw_scan_oauth_take(fx->st, id, &phone, st, T0 + 1),
+	begin(fx->g.st, id2, &phone, T0, st);
+	assert_int_equal(gw_scan_oauth_take(fx->g.st, id, &phone, st, T0 + 1),
 	    UK_ERR_SCAN_OAUTH_STATE);
 	/* expired after 10 minutes */
-	begin(fx->st, id, &phone, T0, st);
-	assert_int_equal(gw_scan_oauth_take(fx->st, id, &phone, st,
+	begin(fx->g.st, id, &phone, T0, st);
+	assert_int_equal(gw_scan_oauth_take(fx->g.st, id, &phone, st,
 	                     T0 + GW_SCAN_STATE_TTL),
 	    UK_ERR_SCAN_OAUTH_STATE);
-	begin(fx->st, id, &phone, T0, st);
-	assert_int_equal(gw_scan_oauth_take(fx->st, id, &phone, st,
+	begin(fx->g.st, id, &phone, T0, st);
+	assert_int_equal(gw_scan_oauth_take(fx->g.st, id, &phone, st,
 	                     T0 + GW_SCAN_STATE_TTL - 1),
 	    0);
 	/* only hashes are stored */
-	assert_int_equal(q_int(fx->st,
+	assert_int_equal(testgw_int_t(fx->g.st,
 	                     "SELECT count(*) FROM oauth_states WHERE "
 	                     "state_hash = ?",
 	                     st),
@@ -615,51 +578,51 @@ test_bind(void **state)
 	int64_t op;
 
 	/* op4 logged in with the UKey and asks to bind */
-	assert_int_equal(gw_scan_create(fx->st, GW_SCAN_BIND, 0, &browser, T0,
+	assert_int_equal(gw_scan_create(fx->g.st, GW_SCAN_BIND, 0, &browser, T0,
 	                     id),
 	    UK_ERR_INPUT);
-	assert_int_equal(gw_scan_create(fx->st, GW_SCAN_BIND, fx->op2, &browser,
-	                     T0, id),
+	assert_int_equal(gw_scan_create(fx->g.st, GW_SCAN_BIND, fx->op2,
+	                     &browser, T0, id),
 	    UK_ERR_SCAN_OPERATOR_LEFT);
-	assert_int_equal(gw_scan_create(fx->st, GW_SCAN_BIND, fx->op4, &browser,
-	                     T0, id),
+	assert_int_equal(gw_scan_create(fx->g.st, GW_SCAN_BIND, fx->op4,
+	                     &browser, T0, id),
 	    0);
 	/* a WeChat already bound to op1 cannot bind to op4 */
-	assert_int_equal(scan_as(fx->st, id, &phone, OPENID1, T0 + 1, &v),
+	assert_int_equal(scan_as(fx->g.st, id, &phone, OPENID1, T0 + 1, &v),
 	    UK_ERR_SCAN_OPENID_TAKEN);
-	assert_int_equal(scan_as(fx->st, id, &phone, OPENID_NEW, T0 + 2, &v),
+	assert_int_equal(scan_as(fx->g.st, id, &phone, OPENID_NEW, T0 + 2, &v),
 	    0);
 	assert_int_equal(v.kind, GW_SCAN_BIND);
 	assert_int_equal(v.operator_id, fx->op4);
 	assert_string_equal(v.operator_login, "op4");
-	assert_int_equal(gw_operator_get(fx->st, fx->op4, &o), 0);
+	assert_int_equal(gw_operator_get(fx->g.st, fx->op4, &o), 0);
 	assert_string_equal(o.openid, ""); /* not before the confirm */
-	assert_int_equal(confirm(fx->st, id, &phone, T0 + 3), 0);
-	assert_int_equal(gw_operator_get(fx->st, fx->op4, &o), 0);
+	assert_int_equal(confirm(fx->g.st, id, &phone, T0 + 3), 0);
+	assert_int_equal(gw_operator_get(fx->g.st, fx->op4, &o), 0);
 	assert_string_equal(o.openid, OPENID_NEW);
-	assert_int_equal(q_int(fx->st,
+	assert_int_equal(testgw_int_t(fx->g.st,
 	                     "SELECT count(*) FROM audit WHERE event = "
 	                     "'admin.operator.bind_openid' AND actor = ?",
 	                     "operator:op4"),
 	    1);
 	/* a bind ticket never gives a session */
-	assert_int_equal(gw_scan_claim(fx->st, id, &browser, T0 + 4, &op),
+	assert_int_equal(gw_scan_claim(fx->g.st, id, &browser, T0 + 4, &op),
 	    UK_ERR_SCAN_STATE);
 	/* now op4 logs in by scan */
-	assert_int_equal(gw_scan_create(fx->st, GW_SCAN_LOGIN, 0, &browser,
+	assert_int_equal(gw_scan_create(fx->g.st, GW_SCAN_LOGIN, 0, &browser,
 	                     T0 + 10, id),
 	    0);
-	assert_int_equal(scan_as(fx->st, id, &phone, OPENID_NEW, T0 + 11, &v),
+	assert_int_equal(scan_as(fx->g.st, id, &phone, OPENID_NEW, T0 + 11, &v),
 	    0);
 	assert_int_equal(v.operator_id, fx->op4);
 	/* the counter unbinds: the same WeChat is refused */
-	assert_int_equal(gw_operator_bind_openid(fx->st, &counter, fx->op4,
-	                     NULL),
+	assert_int_equal(gw_operator_bind_openid(fx->g.st, &testgw_counter,
+	                     fx->op4, NULL),
 	    0);
-	assert_int_equal(gw_scan_create(fx->st, GW_SCAN_LOGIN, 0, &browser,
+	assert_int_equal(gw_scan_create(fx->g.st, GW_SCAN_LOGIN, 0, &browser,
 	                     T0 + 20, id),
 	    0);
-	assert_int_equal(scan_as(fx->st, id, &phone, OPENID_NEW, T0 + 21, &v),
+	assert_int_equal(scan_as(fx->g.st, id, &phone, OPENID_NEW, T0 + 21, &v),
 	    UK_ERR_SCAN_NOT_OPERATOR);
 }
 
@@ -675,16 +638,17 @@ test_notify(void **state)
 	int got = 0;
 	double ms;
 
-	assert_int_equal(store_open(fx->db.loc, &other), 0);
+	assert_int_equal(store_open(fx->g.db.loc, &other), 0);
 	assert_int_equal(store_listen(other), 0);
-	assert_int_equal(gw_scan_create(fx->st, GW_SCAN_LOGIN, 0, &browser, T0,
-	                     id),
+	assert_int_equal(gw_scan_create(fx->g.st, GW_SCAN_LOGIN, 0, &browser,
+	                     T0, id),
 	    0);
 	while (store_changed(other) > 0) /* whatever came before */
 		;
 	assert_int_equal(store_changed(other), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	assert_int_equal(scan_as(fx->st, id, &phone, OPENID1, T0 + 1, NULL), 0);
+	assert_int_equal(scan_as(fx->g.st, id, &phone, OPENID1, T0 + 1, NULL),
+	    0);
 	for (;;) {
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
@@ -696,14 +660,6 @@ test_notify(void **state)
 	assert_int_equal(got, 1);
 	assert_true(ms < 1000);
 	store_close(other);
-}
-
-static size_t
-discard(char *p, size_t size, size_t n, void *ud)
-{
-	(void)p;
-	(void)ud;
-	return size * n;
 }
 
 /* The whole phone side against wechat-stub: authorize, redirect, code,
@@ -721,12 +677,12 @@ test_callback_stub(void **state)
 	long status = 0;
 	CURL *e;
 
-	assert_int_equal(gw_scan_create(fx->st, GW_SCAN_LOGIN, 0, &browser, T0,
-	                     id),
+	assert_int_equal(gw_scan_create(fx->g.st, GW_SCAN_LOGIN, 0, &browser,
+	                     T0, id),
 	    0);
 	snprintf(redirect, sizeof(redirect),
 	    "https://gjj.example.cn/qr/s/%s/cb", id);
-	assert_int_equal(gw_scan_oauth_begin(fx->st, &c, id, &phone, redirect,
+	assert_int_equal(gw_scan_oauth_begin(fx->g.st, &c, id, &phone, redirect,
 	                     T0, &url),
 	    0);
 	hash = strchr(url, '#');
@@ -737,7 +693,7 @@ test_callback_stub(void **state)
 	e = curl_easy_init();
 	assert_non_null(e);
 	curl_easy_setopt(e, CURLOPT_URL, full);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, testtool_discard);
 	assert_int_equal(curl_easy_perform(e), CURLE_OK);
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
 	assert_int_equal(status, 302);
@@ -747,24 +703,24 @@ test_callback_stub(void **state)
 	q = loc + strlen(redirect) + 1;
 	assert_int_equal(gw_wechat_callback_parse(q, strlen(q), code, st), 0);
 	curl_easy_cleanup(e);
-	assert_int_equal(gw_scan_callback(fx->st, &c, id, &phone, code, st,
+	assert_int_equal(gw_scan_callback(fx->g.st, &c, id, &phone, code, st,
 	                     T0 + 1, &v),
 	    0);
 	assert_int_equal(v.state, GW_SCAN_SCANNED);
 	assert_int_equal(v.operator_id, fx->op1);
 	/* replayed callback */
-	assert_int_equal(gw_scan_callback(fx->st, &c, id, &phone, code, st,
+	assert_int_equal(gw_scan_callback(fx->g.st, &c, id, &phone, code, st,
 	                     T0 + 2, &v),
 	    UK_ERR_SCAN_OAUTH_STATE);
 	/* a fresh state with a spent code */
-	assert_int_equal(gw_scan_create(fx->st, GW_SCAN_LOGIN, 0, &browser, T0,
-	                     id),
+	assert_int_equal(gw_scan_create(fx->g.st, GW_SCAN_LOGIN, 0, &browser,
+	                     T0, id),
 	    0);
-	begin(fx->st, id, &phone, T0, st);
-	assert_int_equal(gw_scan_callback(fx->st, &c, id, &phone, code, st,
+	begin(fx->g.st, id, &phone, T0, st);
+	assert_int_equal(gw_scan_callback(fx->g.st, &c, id, &phone, code, st,
 	                     T0 + 2, &v),
 	    UK_ERR_WECHAT_CODE);
-	assert_int_equal(q_int(fx->st,
+	assert_int_equal(testgw_int_t(fx->g.st,
 	                     "SELECT count(*) FROM audit WHERE event = "
 	                     "'scan.refused' AND result = ?",
 	                     "UK-4211"),
@@ -796,38 +752,14 @@ test_names(void **state)
 static void
 stub_start(void)
 {
-	const char *b = getenv("UKEY_BUILD");
-	char prog[512], line[64];
-	int fds[2];
-	size_t got = 0;
+	static const char *const args[] = { "--appid", APPID, NULL };
+	int port = 9; /* discard: the tests that need the stub fail */
 
-	snprintf(prog, sizeof(prog), "%s/tests/tools/wechat-stub",
-	    b != NULL && *b != '\0' ? b : "build");
-	if (pipe(fds) != 0)
-		return;
-	if ((stub_pid = fork()) == 0) {
-		dup2(fds[1], 1);
-		close(fds[0]);
-		close(fds[1]);
-		execl(prog, prog, "--appid", APPID, (char *)NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	while (got + 1 < sizeof(line) && read(fds[0], line + got, 1) == 1 &&
-	    line[got] != '\n')
-		got++;
-	line[got] = '\0';
-	close(fds[0]);
-	snprintf(stub_base, sizeof(stub_base), "http://127.0.0.1:%ld",
-	    strncmp(line, "listening ", 10) == 0 ? strtol(line + 10, NULL, 10)
-	                                         : 9L);
+	stub_pid = testtool_start("wechat-stub", args, &port);
+	snprintf(stub_base, sizeof(stub_base), "http://127.0.0.1:%d", port);
 }
 
-#define BOTH(fn)                                                               \
-	cmocka_unit_test_prestate_setup_teardown(fn, setup_db, teardown_db,    \
-	    &be_sqlite),                                                       \
-	    cmocka_unit_test_prestate_setup_teardown(fn, setup_db,             \
-	        teardown_db, &be_pg)
+#define BOTH(f) TESTGW_BOTH_WITH(f, setup_db, testgw_teardown)
 
 int
 main(void)
@@ -848,20 +780,15 @@ main(void)
 	static const struct gw_pwhash_params small = { 1, 64, 1 };
 	int rc;
 
-	if (testdb_tmpdir("scan", tmpdir, sizeof(tmpdir)) != 0)
+	if (testgw_begin("scan") != 0)
 		return 1;
 	gw_model_set_pwhash(&small);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	app_secret = secret_from("stub-app-secret", 15);
 	stub_start();
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	if (stub_pid > 0) {
-		kill(stub_pid, SIGTERM);
-		waitpid(stub_pid, NULL, 0);
-	}
+	testtool_stop(stub_pid);
 	secret_free(app_secret);
 	curl_global_cleanup();
-	testdb_pg_close();
-	testdb_rmtree(tmpdir);
-	return rc;
+	return testgw_end(rc);
 }

@@ -23,153 +23,28 @@
 #include "gateway/sms.h"
 #include "gateway/sms_provider.h"
 #include "tests/lib/testdb.h"
-
-extern char **environ;
+#include "tests/lib/testgw.h"
+#include "tests/lib/testsms.h"
 
 #define T0 ((int64_t)1718000000)
-#define HTTP_KEY "http-hook-key-1"
-#define ALI_KEY "ali-secret-2"
-#define TC_KEY "tc-secret-3"
+#define HTTP_KEY TESTSMS_HTTP_KEY
+#define ALI_KEY TESTSMS_ALI_KEY
+#define TC_KEY TESTSMS_TC_KEY
 #define PARAMS "{\"code\":\"123456\",\"minutes\":\"5\"}"
 
-struct backend {
-	enum store_backend kind;
-};
-
-static struct backend be_sqlite = { STORE_SQLITE };
-static struct backend be_pg = { STORE_POSTGRES };
-
 struct fixture {
-	struct testdb db;
-	struct store *st;
+	struct testgw_db g; /* first: testgw_teardown frees the fixture */
 	char file[600];
 	struct gw_sms_provider *fp; /* file provider */
 };
 
-static char tmpdir[256];
-
-static size_t
-discard(char *b, size_t s, size_t n, void *u)
-{
-	(void)b;
-	(void)u;
-	return s * n;
-}
-
-/* Starts build/tests/tools/sms-capture with log and secrets files in dir;
- * fills *pid and the port. Returns 0 or -1. */
-static int
-capture_start(const char *dir, pid_t *pid, int *port)
-{
-	char bin[1024], logp[1024], secp[1024], line[128];
-	const char *b = getenv("UKEY_BUILD");
-	char *argv[8];
-	int fds[2], n = 0;
-	posix_spawn_file_actions_t fa;
-	FILE *f;
-	char *end;
-	long v;
-
-	snprintf(bin, sizeof(bin), "%s/tests/tools/sms-capture",
-	    b != NULL ? b : "build");
-	snprintf(logp, sizeof(logp), "%s/capture.log", dir);
-	snprintf(secp, sizeof(secp), "%s/capture.secrets", dir);
-	if ((f = fopen(secp, "w")) == NULL)
-		return -1;
-	fprintf(f, "http=%s\naliyun=%s\ntencent=%s\n", HTTP_KEY, ALI_KEY,
-	    TC_KEY);
-	fclose(f);
-	if (pipe(fds) != 0)
-		return -1;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-	posix_spawn_file_actions_addclose(&fa, fds[0]);
-	argv[n++] = bin;
-	argv[n++] = "--log";
-	argv[n++] = logp;
-	argv[n++] = "--secrets";
-	argv[n++] = secp;
-	argv[n] = NULL;
-	if (posix_spawn(pid, bin, &fa, NULL, argv, environ) != 0) {
-		posix_spawn_file_actions_destroy(&fa);
-		close(fds[0]);
-		close(fds[1]);
-		return -1;
-	}
-	posix_spawn_file_actions_destroy(&fa);
-	close(fds[1]);
-	f = fdopen(fds[0], "r");
-	if (f == NULL || fgets(line, sizeof(line), f) == NULL ||
-	    strncmp(line, "listening ", 10) != 0) {
-		if (f != NULL)
-			fclose(f);
-		kill(*pid, SIGTERM);
-		waitpid(*pid, NULL, 0);
-		return -1;
-	}
-	fclose(f);
-	v = strtol(line + 10, &end, 10);
-	*port = (int)v;
-	return v > 0 ? 0 : -1;
-}
-
-static void
-capture_stop(pid_t pid)
-{
-	if (pid > 0) {
-		kill(pid, SIGTERM);
-		waitpid(pid, NULL, 0);
-	}
-}
-
-/* The capture log's lines as a JSON array (caller decrefs). */
-static json_t *
-capture_log(const char *dir)
-{
-	char p[1024], line[8192];
-	json_t *a = json_array(), *o;
-	FILE *f;
-
-	snprintf(p, sizeof(p), "%s/capture.log", dir);
-	if ((f = fopen(p, "r")) == NULL)
-		return a;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if ((o = json_loads(line, 0, NULL)) != NULL)
-			json_array_append_new(a, o);
-	fclose(f);
-	return a;
-}
-
-/* Tells the capture server to fail the next n requests. */
-static void
-capture_fail(int port, int n)
-{
-	char url[128];
-	CURL *e = curl_easy_init();
-
-	assert_non_null(e);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/control?fail=%d", port,
-	    n);
-	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
-	assert_int_equal(curl_easy_perform(e), CURLE_OK);
-	curl_easy_cleanup(e);
-}
-
 static int
 setup_db(void **state)
 {
-	struct backend *be = *state;
-	struct fixture *fx = calloc(1, sizeof(*fx));
+	struct fixture *fx = testgw_new(state, sizeof(*fx), 1);
 	struct gw_sms_provider_conf c;
 
-	assert_non_null(fx);
-	*state = fx;
-	testdb_new(&fx->db, be->kind, tmpdir, "sms");
-	if (store_open(fx->db.loc, &fx->st) != 0)
-		fail_msg("store_open: %s", store_last_error(NULL));
-	snprintf(fx->file, sizeof(fx->file), "%s/sms.jsonl", fx->db.dir);
+	snprintf(fx->file, sizeof(fx->file), "%s/sms.jsonl", fx->g.db.dir);
 	memset(&c, 0, sizeof(c));
 	c.path = fx->file;
 	assert_int_equal(gw_sms_provider_new(&c, &fx->fp), 0);
@@ -179,43 +54,11 @@ setup_db(void **state)
 static int
 teardown_db(void **state)
 {
-	struct fixture *fx = *state;
+	struct fixture *fx = testgw_fixture(state);
 
-	if (fx == NULL || fx == (void *)&be_sqlite || fx == (void *)&be_pg)
-		return 0;
-	gw_sms_provider_free(fx->fp);
-	store_close(fx->st);
-	testdb_drop(&fx->db);
-	free(fx);
-	return 0;
-}
-
-static int64_t
-q_int(struct store *st, const char *sql, int64_t id)
-{
-	struct store_res *res = NULL;
-	int64_t v;
-
-	if (store_exec(st, &res, sql, "i", id) != 0)
-		fail_msg("%s: %s", sql, store_last_error(st));
-	assert_int_equal(store_res_rows(res), 1);
-	v = store_res_int(res, 0, 0);
-	store_res_free(res);
-	return v;
-}
-
-static char *
-q_text(struct store *st, const char *sql, int64_t id)
-{
-	struct store_res *res = NULL;
-	char *v;
-
-	assert_int_equal(store_exec(st, &res, sql, "i", id), 0);
-	assert_int_equal(store_res_rows(res), 1);
-	v = strdup(
-	    store_res_isnull(res, 0, 0) ? "" : store_res_text(res, 0, 0));
-	store_res_free(res);
-	return v;
+	if (fx != NULL)
+		gw_sms_provider_free(fx->fp);
+	return testgw_teardown(state);
 }
 
 /* Number of lines of the file provider's file naming outbox id id (id 0:
@@ -250,34 +93,37 @@ test_enqueue_send_file(void **state)
 	int64_t id = 0;
 	char *t;
 
-	assert_int_equal(gw_sms_enqueue(fx->st, "13800138000",
+	assert_int_equal(gw_sms_enqueue(fx->g.st, "13800138000",
 	                     GW_SMS_TPL_RESET_CODE, PARAMS, T0, 0, &id),
 	    0);
 	assert_true(id > 0);
-	assert_int_equal(gw_sms_enqueue(fx->st, "13800138000", "t", "[1]", T0,
+	assert_int_equal(gw_sms_enqueue(fx->g.st, "13800138000", "t", "[1]", T0,
 	                     0, NULL),
 	    UK_ERR_INPUT);
-	assert_int_equal(gw_sms_enqueue(fx->st, "", "t", "{}", T0, 0, NULL),
+	assert_int_equal(gw_sms_enqueue(fx->g.st, "", "t", "{}", T0, 0, NULL),
 	    UK_ERR_INPUT);
 	/* not due yet */
-	assert_int_equal(gw_sms_send_due(fx->st, fx->fp, NULL, T0 - 1, 10, &s),
+	assert_int_equal(gw_sms_send_due(fx->g.st, fx->fp, NULL, T0 - 1, 10,
+	                     &s),
 	    0);
 	assert_int_equal(s.sent, 0);
-	assert_int_equal(gw_sms_send_due(fx->st, fx->fp, NULL, T0, 10, &s), 0);
+	assert_int_equal(gw_sms_send_due(fx->g.st, fx->fp, NULL, T0, 10, &s),
+	    0);
 	assert_int_equal(s.sent, 1);
 	assert_int_equal(file_count(fx->file, id), 1);
-	t = q_text(fx->st, "SELECT status FROM sms_outbox WHERE id = ?", id);
+	t = testgw_text_i(fx->g.st,
+	    "SELECT status FROM sms_outbox WHERE id = ?", id);
 	assert_string_equal(t, "sent");
 	free(t);
-	assert_int_equal(q_int(fx->st,
+	assert_int_equal(testgw_int_i(fx->g.st,
 	                     "SELECT attempts FROM sms_outbox WHERE id = ?",
 	                     id),
 	    1);
-	assert_int_equal(q_int(fx->st,
+	assert_int_equal(testgw_int_i(fx->g.st,
 	                     "SELECT sent_at FROM sms_outbox WHERE id = ?", id),
 	    T0);
 	/* nothing more to send */
-	assert_int_equal(gw_sms_send_due(fx->st, fx->fp, NULL, T0 + 999, 10,
+	assert_int_equal(gw_sms_send_due(fx->g.st, fx->fp, NULL, T0 + 999, 10,
 	                     &s),
 	    0);
 	assert_int_equal(s.sent + s.retried + s.failed, 0);
@@ -315,7 +161,7 @@ test_outage_recovers(void **state)
 	size_t i;
 
 	assert_int_equal(testdb_tmpdir("capture", dir, sizeof(dir)), 0);
-	if (capture_start(dir, &pid, &port) != 0)
+	if (testsms_start(dir, &pid, &port) != 0)
 		fail_msg("sms-capture did not start");
 	memset(&c, 0, sizeof(c));
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/http", port);
@@ -323,47 +169,48 @@ test_outage_recovers(void **state)
 	c.url = url;
 	c.secret = k;
 	assert_int_equal(gw_sms_provider_new(&c, &p), 0);
-	assert_int_equal(gw_sms_enqueue(fx->st, "13800138000",
+	assert_int_equal(gw_sms_enqueue(fx->g.st, "13800138000",
 	                     GW_SMS_TPL_RESET_CODE, PARAMS, T0, 0, &id),
 	    0);
-	capture_fail(port, 2);
-	assert_int_equal(gw_sms_send_due(fx->st, p, NULL, T0, 10, &s), 0);
+	testsms_fail(port, 2);
+	assert_int_equal(gw_sms_send_due(fx->g.st, p, NULL, T0, 10, &s), 0);
 	assert_int_equal(s.retried, 1);
-	assert_int_equal(q_int(fx->st,
+	assert_int_equal(testgw_int_i(fx->g.st,
 	                     "SELECT next_attempt_at FROM sms_outbox"
 	                     " WHERE id = ?",
 	                     id),
 	    T0 + 5);
-	t = q_text(fx->st, "SELECT last_error FROM sms_outbox WHERE id = ?",
-	    id);
+	t = testgw_text_i(fx->g.st,
+	    "SELECT last_error FROM sms_outbox WHERE id = ?", id);
 	assert_non_null(strstr(t, "500"));
 	free(t);
-	assert_int_equal(gw_sms_send_due(fx->st, p, NULL, T0 + 4, 10, &s), 0);
+	assert_int_equal(gw_sms_send_due(fx->g.st, p, NULL, T0 + 4, 10, &s), 0);
 	assert_int_equal(s.sent + s.retried, 0);
-	assert_int_equal(gw_sms_send_due(fx->st, p, NULL, T0 + 5, 10, &s), 0);
+	assert_int_equal(gw_sms_send_due(fx->g.st, p, NULL, T0 + 5, 10, &s), 0);
 	assert_int_equal(s.retried, 1);
-	assert_int_equal(q_int(fx->st,
+	assert_int_equal(testgw_int_i(fx->g.st,
 	                     "SELECT next_attempt_at FROM sms_outbox"
 	                     " WHERE id = ?",
 	                     id),
 	    T0 + 35);
-	assert_int_equal(gw_sms_send_due(fx->st, p, NULL, T0 + 35, 10, &s), 0);
+	assert_int_equal(gw_sms_send_due(fx->g.st, p, NULL, T0 + 35, 10, &s),
+	    0);
 	assert_int_equal(s.sent, 1);
-	assert_int_equal(q_int(fx->st,
+	assert_int_equal(testgw_int_i(fx->g.st,
 	                     "SELECT attempts FROM sms_outbox WHERE id = ?",
 	                     id),
 	    3);
-	t = q_text(fx->st,
+	t = testgw_text_i(fx->g.st,
 	    "SELECT status || ' ' || provider_msg_id FROM sms_outbox"
 	    " WHERE id = ?",
 	    id);
 	assert_string_equal(t, "sent cap-3");
 	free(t);
-	assert_int_equal(gw_sms_send_due(fx->st, p, NULL, T0 + 9999, 10, &s),
+	assert_int_equal(gw_sms_send_due(fx->g.st, p, NULL, T0 + 9999, 10, &s),
 	    0);
 	assert_int_equal(s.sent, 0);
-	capture_stop(pid);
-	log = capture_log(dir);
+	testsms_stop(pid);
+	log = testsms_log(dir);
 	assert_int_equal(json_array_size(log), 3);
 	for (i = 0; i < 3; i++) {
 		json_t *e = json_array_get(log, i);
@@ -389,24 +236,26 @@ test_lease_expired(void **state)
 	struct gw_sms_send_conf sc = { 60, 0 };
 	int64_t id = 0;
 
-	assert_int_equal(gw_sms_enqueue(fx->st, "13800138000",
+	assert_int_equal(gw_sms_enqueue(fx->g.st, "13800138000",
 	                     GW_SMS_TPL_RESET_CODE, PARAMS, T0, 0, &id),
 	    0);
 	/* what a claim at T0 leaves behind when its sender is killed */
-	assert_int_equal(store_exec(fx->st, NULL,
+	assert_int_equal(store_exec(fx->g.st, NULL,
 	                     "UPDATE sms_outbox SET status = 'sending',"
 	                     " attempts = 1, next_attempt_at = ? WHERE id = ?",
 	                     "ii", T0 + 60, id),
 	    0);
-	assert_int_equal(gw_sms_send_due(fx->st, fx->fp, &sc, T0 + 59, 10, &s),
+	assert_int_equal(gw_sms_send_due(fx->g.st, fx->fp, &sc, T0 + 59, 10,
+	                     &s),
 	    0);
 	assert_int_equal(s.sent, 0);
 	assert_int_equal(file_count(fx->file, id), 0);
-	assert_int_equal(gw_sms_send_due(fx->st, fx->fp, &sc, T0 + 60, 10, &s),
+	assert_int_equal(gw_sms_send_due(fx->g.st, fx->fp, &sc, T0 + 60, 10,
+	                     &s),
 	    0);
 	assert_int_equal(s.sent, 1);
 	assert_int_equal(file_count(fx->file, id), 1);
-	assert_int_equal(q_int(fx->st,
+	assert_int_equal(testgw_int_i(fx->g.st,
 	                     "SELECT attempts FROM sms_outbox WHERE id = ?",
 	                     id),
 	    2);
@@ -422,17 +271,19 @@ test_lost_lease_outcome(void **state)
 	int64_t id = 0;
 	char *t;
 
-	assert_int_equal(gw_sms_enqueue(fx->st, "13800138000",
+	assert_int_equal(gw_sms_enqueue(fx->g.st, "13800138000",
 	                     GW_SMS_TPL_RESET_CODE, PARAMS, T0, 0, &id),
 	    0);
-	assert_int_equal(gw_sms_send_due(fx->st, fx->fp, NULL, T0, 10, &s), 0);
+	assert_int_equal(gw_sms_send_due(fx->g.st, fx->fp, NULL, T0, 10, &s),
+	    0);
 	assert_int_equal(s.sent, 1);
 	/* a stale sender cannot claim it again */
-	assert_int_equal(gw_sms_send_due(fx->st, fx->fp, NULL, T0 + 3600, 10,
+	assert_int_equal(gw_sms_send_due(fx->g.st, fx->fp, NULL, T0 + 3600, 10,
 	                     &s),
 	    0);
 	assert_int_equal(s.sent, 0);
-	t = q_text(fx->st, "SELECT status FROM sms_outbox WHERE id = ?", id);
+	t = testgw_text_i(fx->g.st,
+	    "SELECT status FROM sms_outbox WHERE id = ?", id);
 	assert_string_equal(t, "sent");
 	free(t);
 }
@@ -449,15 +300,16 @@ test_expiry_and_rejection(void **state)
 	char *t;
 
 	/* a code SMS whose code expired is not sent */
-	assert_int_equal(gw_sms_enqueue(fx->st, "13800138000",
+	assert_int_equal(gw_sms_enqueue(fx->g.st, "13800138000",
 	                     GW_SMS_TPL_RESET_CODE, PARAMS, T0, T0 + 300, &a),
 	    0);
-	assert_int_equal(gw_sms_send_due(fx->st, fx->fp, NULL, T0 + 300, 10,
+	assert_int_equal(gw_sms_send_due(fx->g.st, fx->fp, NULL, T0 + 300, 10,
 	                     &s),
 	    0);
 	assert_int_equal(s.failed, 1);
 	assert_int_equal(file_count(fx->file, a), 0);
-	t = q_text(fx->st, "SELECT last_error FROM sms_outbox WHERE id = ?", a);
+	t = testgw_text_i(fx->g.st,
+	    "SELECT last_error FROM sms_outbox WHERE id = ?", a);
 	assert_string_equal(t, "expired before delivery");
 	free(t);
 	/* nobody listening: retried until the backoff passes the expiry */
@@ -467,17 +319,19 @@ test_expiry_and_rejection(void **state)
 	c.secret = k;
 	c.timeout_ms = 2000;
 	assert_int_equal(gw_sms_provider_new(&c, &p), 0);
-	assert_int_equal(gw_sms_enqueue(fx->st, "13800138000",
+	assert_int_equal(gw_sms_enqueue(fx->g.st, "13800138000",
 	                     GW_SMS_TPL_RESET_CODE, PARAMS, T0, T0 + 100, &b),
 	    0);
-	assert_int_equal(gw_sms_send_due(fx->st, p, NULL, T0, 10, &s), 0);
+	assert_int_equal(gw_sms_send_due(fx->g.st, p, NULL, T0, 10, &s), 0);
 	assert_int_equal(s.retried, 1);
-	assert_int_equal(gw_sms_send_due(fx->st, p, NULL, T0 + 5, 10, &s), 0);
+	assert_int_equal(gw_sms_send_due(fx->g.st, p, NULL, T0 + 5, 10, &s), 0);
 	assert_int_equal(s.retried, 1);
 	/* 35 + 120 > 100: given up */
-	assert_int_equal(gw_sms_send_due(fx->st, p, NULL, T0 + 35, 10, &s), 0);
+	assert_int_equal(gw_sms_send_due(fx->g.st, p, NULL, T0 + 35, 10, &s),
+	    0);
 	assert_int_equal(s.failed, 1);
-	t = q_text(fx->st, "SELECT status FROM sms_outbox WHERE id = ?", b);
+	t = testgw_text_i(fx->g.st,
+	    "SELECT status FROM sms_outbox WHERE id = ?", b);
 	assert_string_equal(t, "failed");
 	free(t);
 	gw_sms_provider_free(p);
@@ -498,7 +352,7 @@ test_rejected_not_retried(void **state)
 	int64_t id = 0;
 
 	assert_int_equal(testdb_tmpdir("capture", dir, sizeof(dir)), 0);
-	if (capture_start(dir, &pid, &port) != 0)
+	if (testsms_start(dir, &pid, &port) != 0)
 		fail_msg("sms-capture did not start");
 	memset(&c, 0, sizeof(c));
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/http", port);
@@ -506,15 +360,16 @@ test_rejected_not_retried(void **state)
 	c.url = url;
 	c.secret = k;
 	assert_int_equal(gw_sms_provider_new(&c, &p), 0);
-	assert_int_equal(gw_sms_enqueue(fx->st, "13800138000",
+	assert_int_equal(gw_sms_enqueue(fx->g.st, "13800138000",
 	                     GW_SMS_TPL_RESET_CODE, PARAMS, T0, 0, &id),
 	    0);
-	assert_int_equal(gw_sms_send_due(fx->st, p, NULL, T0, 10, &s), 0);
+	assert_int_equal(gw_sms_send_due(fx->g.st, p, NULL, T0, 10, &s), 0);
 	assert_int_equal(s.failed, 1);
-	t = q_text(fx->st, "SELECT status FROM sms_outbox WHERE id = ?", id);
+	t = testgw_text_i(fx->g.st,
+	    "SELECT status FROM sms_outbox WHERE id = ?", id);
 	assert_string_equal(t, "failed");
 	free(t);
-	capture_stop(pid);
+	testsms_stop(pid);
 	gw_sms_provider_free(p);
 	secret_free(k);
 	testdb_rmtree(dir);
@@ -566,13 +421,13 @@ test_two_senders(void **state)
 	int i;
 
 	for (i = 0; i < 60; i++)
-		assert_int_equal(gw_sms_enqueue(fx->st, "13800138000",
+		assert_int_equal(gw_sms_enqueue(fx->g.st, "13800138000",
 		                     GW_SMS_TPL_RESET_CODE, PARAMS, T0, 0,
 		                     &ids[i]),
 		    0);
 	memset(w, 0, sizeof(w));
 	for (i = 0; i < 2; i++) {
-		w[i].loc = fx->db.loc;
+		w[i].loc = fx->g.db.loc;
 		w[i].file = fx->file;
 		assert_int_equal(pthread_create(&th[i], NULL, worker_main,
 		                     &w[i]),
@@ -588,7 +443,7 @@ test_two_senders(void **state)
 	for (i = 0; i < 60; i++)
 		assert_int_equal(file_count(fx->file, ids[i]), 1);
 	assert_int_equal(file_count(fx->file, 0), 60);
-	assert_int_equal(q_int(fx->st,
+	assert_int_equal(testgw_int_i(fx->g.st,
 	                     "SELECT count(*) FROM sms_outbox WHERE"
 	                     " status = 'sent' AND attempts = 1 AND id > ?",
 	                     0),
@@ -605,11 +460,11 @@ test_sender_thread(void **state)
 	int i;
 
 	memset(&c, 0, sizeof(c));
-	c.store = fx->db.loc;
+	c.store = fx->g.db.loc;
 	c.provider.path = fx->file;
 	c.interval_ms = 50;
 	assert_int_equal(gw_sms_sender_new(&c, &s), 0);
-	assert_int_equal(gw_sms_enqueue(fx->st, "13800138000",
+	assert_int_equal(gw_sms_enqueue(fx->g.st, "13800138000",
 	                     GW_SMS_TPL_RESET_NOTICE, "{\"login\":\"op1\"}",
 	                     now, 0, &id),
 	    0);
@@ -622,11 +477,7 @@ test_sender_thread(void **state)
 	gw_sms_sender_free(NULL);
 }
 
-#define BOTH(f)                                                                \
-	{ "sqlite_" #f, f, setup_db, teardown_db, &be_sqlite },                \
-	{                                                                      \
-		"pg_" #f, f, setup_db, teardown_db, &be_pg                     \
-	}
+#define BOTH(f) TESTGW_BOTH_WITH(f, setup_db, teardown_db)
 
 int
 main(void)
@@ -644,14 +495,10 @@ main(void)
 	};
 	int r;
 
-	if (testdb_tmpdir("test_sms", tmpdir, sizeof(tmpdir)) != 0) {
-		perror("mkdtemp");
+	if (testgw_begin("sms") != 0)
 		return 1;
-	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	r = cmocka_run_group_tests_name("sms", tests, NULL, NULL);
 	curl_global_cleanup();
-	testdb_pg_close();
-	testdb_rmtree(tmpdir);
-	return r;
+	return testgw_end(r);
 }

@@ -19,123 +19,12 @@
 #include "common/secret.h"
 #include "gateway/sms_provider.h"
 #include "tests/lib/testdb.h"
+#include "tests/lib/testgw.h"
+#include "tests/lib/testsms.h"
 
-extern char **environ;
-
-#define HTTP_KEY "http-hook-key-1"
-#define ALI_KEY "ali-secret-2"
-#define TC_KEY "tc-secret-3"
-
-static char tmpdir[256];
-
-static size_t
-discard(char *b, size_t s, size_t n, void *u)
-{
-	(void)b;
-	(void)u;
-	return s * n;
-}
-
-/* Starts build/tests/tools/sms-capture with log and secrets files in dir;
- * fills *pid and the port. Returns 0 or -1. */
-static int
-capture_start(const char *dir, pid_t *pid, int *port)
-{
-	char bin[1024], logp[1024], secp[1024], line[128];
-	const char *b = getenv("UKEY_BUILD");
-	char *argv[8];
-	int fds[2], n = 0;
-	posix_spawn_file_actions_t fa;
-	FILE *f;
-	char *end;
-	long v;
-
-	snprintf(bin, sizeof(bin), "%s/tests/tools/sms-capture",
-	    b != NULL ? b : "build");
-	snprintf(logp, sizeof(logp), "%s/capture.log", dir);
-	snprintf(secp, sizeof(secp), "%s/capture.secrets", dir);
-	if ((f = fopen(secp, "w")) == NULL)
-		return -1;
-	fprintf(f, "http=%s\naliyun=%s\ntencent=%s\n", HTTP_KEY, ALI_KEY,
-	    TC_KEY);
-	fclose(f);
-	if (pipe(fds) != 0)
-		return -1;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-	posix_spawn_file_actions_addclose(&fa, fds[0]);
-	argv[n++] = bin;
-	argv[n++] = "--log";
-	argv[n++] = logp;
-	argv[n++] = "--secrets";
-	argv[n++] = secp;
-	argv[n] = NULL;
-	if (posix_spawn(pid, bin, &fa, NULL, argv, environ) != 0) {
-		posix_spawn_file_actions_destroy(&fa);
-		close(fds[0]);
-		close(fds[1]);
-		return -1;
-	}
-	posix_spawn_file_actions_destroy(&fa);
-	close(fds[1]);
-	f = fdopen(fds[0], "r");
-	if (f == NULL || fgets(line, sizeof(line), f) == NULL ||
-	    strncmp(line, "listening ", 10) != 0) {
-		if (f != NULL)
-			fclose(f);
-		kill(*pid, SIGTERM);
-		waitpid(*pid, NULL, 0);
-		return -1;
-	}
-	fclose(f);
-	v = strtol(line + 10, &end, 10);
-	*port = (int)v;
-	return v > 0 ? 0 : -1;
-}
-
-static void
-capture_stop(pid_t pid)
-{
-	if (pid > 0) {
-		kill(pid, SIGTERM);
-		waitpid(pid, NULL, 0);
-	}
-}
-
-/* The capture log's lines as a JSON array (caller decrefs). */
-static json_t *
-capture_log(const char *dir)
-{
-	char p[1024], line[8192];
-	json_t *a = json_array(), *o;
-	FILE *f;
-
-	snprintf(p, sizeof(p), "%s/capture.log", dir);
-	if ((f = fopen(p, "r")) == NULL)
-		return a;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if ((o = json_loads(line, 0, NULL)) != NULL)
-			json_array_append_new(a, o);
-	fclose(f);
-	return a;
-}
-
-/* Tells the capture server to fail the next n requests. */
-static void
-capture_fail(int port, int n)
-{
-	char url[128];
-	CURL *e = curl_easy_init();
-
-	assert_non_null(e);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/control?fail=%d", port,
-	    n);
-	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
-	assert_int_equal(curl_easy_perform(e), CURLE_OK);
-	curl_easy_cleanup(e);
-}
+#define HTTP_KEY TESTSMS_HTTP_KEY
+#define ALI_KEY TESTSMS_ALI_KEY
+#define TC_KEY TESTSMS_TC_KEY
 
 /* Runs python3 with program prog (stdin closed) and returns its first
  * output line without the newline, malloc'd. */
@@ -147,7 +36,7 @@ python(const char *prog)
 	size_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/prog.XXXXXX", tmpdir);
+	snprintf(path, sizeof(path), "%s/prog.XXXXXX", testgw_tmpdir());
 	fd = mkstemp(path);
 	assert_true(fd >= 0);
 	f = fdopen(fd, "w");
@@ -345,7 +234,7 @@ test_capture(void **state)
 
 	(void)state;
 	assert_int_equal(testdb_tmpdir("capture", dir, sizeof(dir)), 0);
-	if (capture_start(dir, &pid, &port) != 0)
+	if (testsms_start(dir, &pid, &port) != 0)
 		fail_msg("sms-capture did not start (make test-bins?)");
 	assert_int_equal(send_via("http", port, HTTP_KEY, NULL, msgid), 0);
 	assert_string_equal(msgid, "cap-1");
@@ -362,19 +251,19 @@ test_capture(void **state)
 	assert_int_equal(send_via("tencent", port, "wrong", NULL, msgid),
 	    UK_ERR_SMS_REJECTED);
 	/* a provider answering 500 is worth retrying */
-	capture_fail(port, 3);
+	testsms_fail(port, 3);
 	assert_int_equal(send_via("http", port, HTTP_KEY, NULL, msgid),
 	    UK_ERR_SMS_TEMPORARY);
 	assert_int_equal(send_via("aliyun", port, ALI_KEY, NULL, msgid),
 	    UK_ERR_SMS_TEMPORARY);
 	assert_int_equal(send_via("tencent", port, TC_KEY, NULL, msgid),
 	    UK_ERR_SMS_TEMPORARY);
-	capture_stop(pid);
+	testsms_stop(pid);
 	/* nobody listening: temporary */
 	assert_int_equal(send_via("http", port, HTTP_KEY, NULL, msgid),
 	    UK_ERR_SMS_TEMPORARY);
 
-	log = capture_log(dir);
+	log = testsms_log(dir);
 	assert_int_equal(json_array_size(log), 9);
 	e = json_array_get(log, 0);
 	assert_true(json_is_true(json_object_get(e, "ok")));
@@ -462,13 +351,10 @@ main(void)
 	};
 	int r;
 
-	if (testdb_tmpdir("test_sms_sign", tmpdir, sizeof(tmpdir)) != 0) {
-		perror("mkdtemp");
+	if (testgw_begin("sms_sign") != 0)
 		return 1;
-	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	r = cmocka_run_group_tests_name("sms_sign", tests, NULL, NULL);
 	curl_global_cleanup();
-	testdb_rmtree(tmpdir);
-	return r;
+	return testgw_end(r);
 }

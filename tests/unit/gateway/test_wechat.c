@@ -23,6 +23,7 @@
 #include "common/secret.h"
 #include "gateway/wechat.h"
 #include "tests/lib/testdb.h"
+#include "tests/lib/testtool.h"
 
 #define APPID "wx0123456789abcdef"
 #define SECRET "s3cr3t-Ap9-\xe5\xaf\x86&=+"
@@ -44,50 +45,28 @@ static struct secret *good, *bad;
 static void
 stub_start(struct stub *s, const char *ttl)
 {
-	const char *b = getenv("UKEY_BUILD");
-	char prog[512], secfile[512], line[64];
-	int fds[2], fd;
-	ssize_t n;
-	size_t got = 0;
+	const char *args[] = { "--appid", APPID, "--secret-file", NULL,
+		"--code-ttl", ttl, NULL };
+	char secfile[512];
+	int fd;
 
-	snprintf(prog, sizeof(prog), "%s/tests/tools/wechat-stub",
-	    b != NULL && *b != '\0' ? b : "build");
 	snprintf(secfile, sizeof(secfile), "%s/secret", tmpdir);
 	fd = open(secfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, SECRET "\n", strlen(SECRET) + 1),
 	    (ssize_t)strlen(SECRET) + 1);
 	close(fd);
-	assert_int_equal(pipe(fds), 0);
-	if ((s->pid = fork()) == 0) {
-		dup2(fds[1], 1);
-		close(fds[0]);
-		close(fds[1]);
-		execl(prog, prog, "--appid", APPID, "--secret-file", secfile,
-		    "--code-ttl", ttl, (char *)NULL);
-		_exit(127);
-	}
-	assert_true(s->pid > 0);
-	close(fds[1]);
-	while (got + 1 < sizeof(line) &&
-	    (n = read(fds[0], line + got, 1)) == 1 && line[got] != '\n')
-		got++;
-	line[got] = '\0';
-	close(fds[0]);
-	if (strncmp(line, "listening ", 10) != 0)
-		fail_msg("%s did not start (%s)", prog, line);
-	s->port = (int)strtol(line + 10, NULL, 10);
+	args[3] = secfile;
+	if ((s->pid = testtool_start("wechat-stub", args, &s->port)) < 0)
+		fail_msg("wechat-stub did not start");
 	snprintf(s->base, sizeof(s->base), "http://127.0.0.1:%d", s->port);
 }
 
 static void
 stub_stop(struct stub *s)
 {
-	if (s->pid > 0) {
-		kill(s->pid, SIGTERM);
-		waitpid(s->pid, NULL, 0);
-		s->pid = 0;
-	}
+	testtool_stop(s->pid);
+	s->pid = 0;
 }
 
 static int
@@ -128,14 +107,6 @@ conf_for(const struct stub *s, const struct secret *sec)
 	return c;
 }
 
-static size_t
-discard(char *p, size_t size, size_t n, void *ud)
-{
-	(void)p;
-	(void)ud;
-	return size * n;
-}
-
 /* The phone: follows WeChat's authorize URL (as the user openid) to the
  * redirect and parses the callback's query into code and state. */
 static void
@@ -160,7 +131,7 @@ phone_authorize(const struct stub *s, const char *state, const char *openid,
 	e = curl_easy_init();
 	assert_non_null(e);
 	curl_easy_setopt(e, CURLOPT_URL, full);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, testtool_discard);
 	assert_int_equal(curl_easy_perform(e), CURLE_OK);
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
 	assert_int_equal(status, 302);
