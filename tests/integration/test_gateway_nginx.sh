@@ -98,8 +98,8 @@ gw_pre "$T/a"
 st=$(gw_post_json "$T/a" /auth/password '{"login":"alice","password":"Passw0rd2024"}' "$CSRF")
 check_eq "password login through nginx" 200 "$st"
 SCSRF=$(gw_json "$T/body" 'j["csrf"]')
-st=$(gw_jar "$T/a" -H 'X-Ukey-Login: mallory' -H 'x-ukey-operator: 999' \
-    -H 'X_Ukey_Operator: 998' -H 'X-UKEY-UNIT: EVIL' "$NX/hall/query/list?page=2")
+st=$(gw_jar "$T/a" -H 'X-Ukey-Login: mallory' -H 'x-ukey-operator: spoofedOpA' \
+    -H 'X_Ukey_Operator: spoofedOpB' -H 'X-UKEY-UNIT: EVIL' "$NX/hall/query/list?page=2")
 check_eq "an allowed request: 200" 200 "$st"
 check "... reached the upstream" from_upstream
 check_eq "... with the query" "/hall/query/list?page=2" "$(gw_json "$T/body" 'j["path"] + "?" + j["query"]')"
@@ -112,7 +112,7 @@ check_eq "... X-Ukey-Scope" '["query"]' "$(hv x-ukey-scope)"
 check_eq "... X-Ukey-Method" '["password"]' "$(hv x-ukey-method)"
 check_eq "... X-Ukey-Roles" '["maker"]' "$(hv x-ukey-roles)"
 check_fail "... the client's X-Ukey-Operator spellings are gone" sh -c \
-    'grep -q "99[89]" "$1"' x "$T/body"
+    'grep -q "spoofedOp" "$1"' x "$T/body"
 check_eq "... the assertion verifies against the gateway's JWKS" True \
     "$(gw_json "$T/body" 'j["assertion"]["valid"]' | sed 's/true/True/')"
 check_eq "... and names alice" alice "$(gw_json "$T/body" 'j["assertion"]["claims"].get("login", j["assertion"]["claims"].get("sub"))')"
@@ -146,9 +146,17 @@ st=$(gw_jar "$T/c" "$NXC/hall/query/c1")
 check_eq "cached variant: still allowed within the cache time (the documented delay)" 200 "$st"
 st=$(gw_jar "$T/c" "$NXC/hall/query/c2")
 check_eq "... but not on a URI not verified before" 401 "$st"
-sleep 3.5
+# nginx keeps times in whole seconds: the entry ends within a second after
+# the 3 s it was given; on a loaded machine allow a little more.
+sleep 3
+i=0
 st=$(gw_jar "$T/c" "$NXC/hall/query/c1")
-check_eq "... refused once the cache time is over" 401 "$st"
+while [ "$st" = 200 ] && [ $i -lt 10 ]; do
+	sleep 0.5
+	st=$(gw_jar "$T/c" "$NXC/hall/query/c1")
+	i=$((i + 1))
+done
+check_eq "... refused once the cache time is over (within 8 s)" 401 "$st"
 
 p=$NX_PID
 kill "$NX_PID" 2>/dev/null
