@@ -67,6 +67,10 @@ TOOLS_BIN := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOLS_SRC))
 
 .PHONY: all check test-bins asan fuzz format format-check clean deps bench demo
 
+# Objects of tests, tools and fuzz targets are intermediate to make; keep
+# them, so that an unchanged test is not compiled again.
+.SECONDARY:
+
 all: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: %.c
