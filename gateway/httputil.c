@@ -85,9 +85,10 @@ gw_path_normalise(const char *raw, char *out, size_t size)
 			i += 2;
 			/* Nothing that would change meaning when decoded a
 			 * second time, or split a segment differently. */
-			if (c == '/' || c == '\\' || c == '%' || c == '\0')
+			if (c == '/' || c == '\\' || c == '%' || c == '\0' ||
+			    c == '?' || c == '#' || c == ';')
 				goto out;
-		} else if (c == '\\')
+		} else if (c == '\\' || c == ';')
 			goto out;
 		if (c < 0x20 || c == 0x7f)
 			goto out;

@@ -8,7 +8,10 @@
  * Normalises a raw request target's path (the part before '?', as it came
  * on the wire, not yet percent-decoded) into out: percent-decoding once;
  * refusing (UK_ERR_BAD_PATH) an encoded '/', '\\', NUL or '%' (so that
- * nothing can be decoded twice), control characters, a segment "." or
+ * nothing can be decoded twice), an encoded '?' or '#' (the upstream would
+ * split the path elsewhere than the policy did), ';' in any form (path
+ * parameters: "..;/" climbs a segment in some servlet containers),
+ * control characters, a segment "." or
  * "..", a path not starting with '/', invalid UTF-8, and more than size - 1
  * bytes; collapsing "//" to "/". Returns 0 or UK_ERR_BAD_PATH.
  */

@@ -450,7 +450,11 @@ login_cert(struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq)
 	memset(&id, 0, sizeof(id));
 	e.event = "login.cert";
 	if ((r = pre_check(c, pre)) != 0) {
+		/* Anyone can send these: audited within the anonymous
+		 * limits only, so that they cannot flood the trail. */
 		e.code = r;
+		if (!gw_policy_audit_anon(rq->ip, gw_server_now(s)))
+			e.event = NULL;
 		ret = gw_respond_error(s, c, rq, &e);
 		goto out;
 	}
@@ -560,7 +564,9 @@ login_password(struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq)
 	memset(&res, 0, sizeof(res));
 	if ((r = pre_check(c, pre)) != 0) {
 		e.code = r;
-		e.event = "login.password";
+		e.event = gw_policy_audit_anon(rq->ip, gw_server_now(s))
+		    ? "login.password"
+		    : NULL;
 		ret = gw_respond_error(s, c, rq, &e);
 		goto out;
 	}
@@ -903,9 +909,9 @@ verify(struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq)
 	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Original-URI");
 	omethod = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    "X-Original-Method");
-	if (omethod == NULL)
-		omethod = "GET";
-	if (ouri == NULL)
+	/* Both are required: a missing method read as GET would check a
+	 * POST without its CSRF token and against the GET rules. */
+	if (ouri == NULL || omethod == NULL)
 		return err_simple(s, c, rq, UK_ERR_BAD_HEADER, NULL);
 	q = strchr(ouri, '?');
 	n = q != NULL ? (size_t)(q - ouri) : strlen(ouri);

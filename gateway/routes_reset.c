@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/secret.h"
 #include "common/store.h"
+#include "gateway/policy.h"
 #include "gateway/reset.h"
 #include "gateway/respond.h"
 #include "gateway/routes_reset.h"
@@ -249,8 +250,11 @@ gw_reset_handle(struct gw_server *s, struct MHD_Connection *c,
 
 	if (!config_bool(s->cfg, "reset", "enabled"))
 		return err_code(s, c, rq, UK_ERR_NO_ROUTE, NULL);
-	if (csrf != 0)
-		return err_code(s, c, rq, csrf, "csrf.refused");
+	if (csrf != 0) /* audited within the anonymous limits only */
+		return err_code(s, c, rq, csrf,
+		    gw_policy_audit_anon(rq->ip, gw_server_now(s))
+		        ? "csrf.refused"
+		        : NULL);
 	if ((st = gw_server_store(s)) == NULL)
 		return err_code(s, c, rq, UK_ERR_STORE_OPEN, NULL);
 	if (strcmp(rq->path, GW_RESET_PATH_REQUEST) == 0)

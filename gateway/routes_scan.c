@@ -614,8 +614,12 @@ bind_session(struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq,
 		return r;
 	if (gw_req_csrf(c, se) != 0)
 		return UK_ERR_CSRF;
+	/* Binding or unbinding a WeChat changes how this operator can log
+	 * in: only after a UKey login, never from a scan session (which a
+	 * WeChat bound by someone else would give). */
 	if (strcmp(se->id.kind, GW_KIND_OPERATOR) != 0 ||
-	    strcmp(se->id.scope, "full") != 0)
+	    strcmp(se->id.scope, "full") != 0 ||
+	    strcmp(se->id.method, "cert") != 0)
 		return UK_ERR_POLICY_DENIED;
 	return 0;
 }

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 
 #include "common/errors.h"
 #include "common/log.h"
@@ -79,6 +80,8 @@ claim_clear(struct claim *c)
 {
 	free(c->phone);
 	free(c->template);
+	if (c->params != NULL) /* may hold a reset code */
+		OPENSSL_cleanse(c->params, strlen(c->params));
 	free(c->params);
 	memset(c, 0, sizeof(*c));
 }
@@ -156,7 +159,7 @@ finish(struct store *st, const struct claim *c, int outcome, int64_t next,
 	if (outcome == 0)
 		r = store_exec(st, NULL,
 		    "UPDATE sms_outbox SET status = 'sent', sent_at = ?,"
-		    " provider_msg_id = ?, last_error = NULL"
+		    " provider_msg_id = ?, last_error = NULL, params = '{}'"
 		    " WHERE id = ? AND status = 'sending' AND attempts = ?",
 		    "itii", now, msgid, c->id, c->attempts);
 	else if (next > 0)
@@ -167,7 +170,8 @@ finish(struct store *st, const struct claim *c, int outcome, int64_t next,
 		    "itii", next, err, c->id, c->attempts);
 	else
 		r = store_exec(st, NULL,
-		    "UPDATE sms_outbox SET status = 'failed', last_error = ?"
+		    "UPDATE sms_outbox SET status = 'failed', last_error = ?,"
+		    " params = '{}'"
 		    " WHERE id = ? AND status = 'sending' AND attempts = ?",
 		    "tii", err, c->id, c->attempts);
 	if (r == 0 && store_changes(st) != 1)
@@ -196,7 +200,7 @@ gw_sms_send_due(struct store *st, struct gw_sms_provider *p,
 	if ((r = store_begin(st, STORE_TX_WRITE)) != 0)
 		goto out;
 	if ((r = store_exec(st, NULL,
-	         "UPDATE sms_outbox SET status = 'failed',"
+	         "UPDATE sms_outbox SET status = 'failed', params = '{}',"
 	         " last_error = 'expired before delivery'"
 	         " WHERE status IN ('queued', 'sending')"
 	         " AND next_attempt_at <= ?"

@@ -239,6 +239,9 @@ check_eq "... a session for alice, method scan" "alice scan" \
     "$(gw_json "$T/claim.json" 'j["login"] + " " + j["method"]')"
 check_eq "... the session works" "200 alice" \
     "$(gw_jar "$T/sb" "$GW/auth/session") $(gw_json "$T/body" 'j["login"]')"
+bind "$T/sb" "$(gw_json "$T/claim.json" 'j["csrf"]')"
+check_eq "... but a scan session cannot bind a WeChat (UKey login only)" \
+    "403 UK-5001" "$ST $(gw_code)"
 
 # --- one openid, one operator ---
 ukey "$T/b" "$K_BOB"

@@ -210,7 +210,7 @@ st=$(gw_jar "$T/f" "$GW/hall/query/list")
 check_eq "... a query route: 403 UK-4111" "403 UK-4111" "$st $(gw_code)"
 st=$(gw_jar "$T/f" "$GW/hall/authorise")
 check_eq "... even the authorisation route: 403 UK-4111" "403 UK-4111" "$st $(gw_code)"
-st=$(gw_jar "$T/f" -H 'X-Original-URI: /hall/query/list' "$GW/auth/verify")
+st=$(gw_jar "$T/f" -H 'X-Original-Method: GET' -H 'X-Original-URI: /hall/query/list' "$GW/auth/verify")
 check_eq "... /auth/verify: 403 UK-4111" "403 UK-4111" "$st $(gw_code)"
 st=$(gw_jar "$T/f" "$GW/auth/session")
 check_eq "... /auth/session still answers, saying so" "200 true" "$st $(gw_json "$T/body" 'j.get("mustChangePassword")')"

@@ -105,22 +105,25 @@ check_match "... a browser navigation gets an HTML page" '^Content-Type: text/ht
 check_match "... naming the code" 'UK-4401' "$(cat "$T/body")"
 st=$(gw_req "$GW/auth/verify")
 check_eq "/auth/verify without X-Original-URI: 400" 400 "$st"
-st=$(gw_req -H 'X-Original-URI: /hall/x' "$GW/auth/verify")
+st=$(gw_req -H 'X-Original-URI: /pub/x' "$GW/auth/verify")
+check_eq "/auth/verify without X-Original-Method: 400" 400 "$st"
+st=$(gw_req -H 'X-Original-Method: GET' -H 'X-Original-URI: /hall/x' "$GW/auth/verify")
 check_eq "/auth/verify of a session route without a session: 401" 401 "$st"
-st=$(gw_req -H 'X-Original-URI: /pub/x?y=1' "$GW/auth/verify")
+st=$(gw_req -H 'X-Original-Method: GET' -H 'X-Original-URI: /pub/x?y=1' "$GW/auth/verify")
 check_eq "/auth/verify of a public route: 200" 200 "$st"
 check_fail "... without identity headers" grep -qi '^X-Ukey-' "$T/hdr"
-st=$(gw_req -H 'X-Original-URI: /elsewhere' "$GW/auth/verify")
+st=$(gw_req -H 'X-Original-Method: GET' -H 'X-Original-URI: /elsewhere' "$GW/auth/verify")
 check_eq "/auth/verify of an unknown route: 403" 403 "$st"
 
 # --- path attacks: 400 UK-1501, never proxied ---
 before=$(upstream_hits)
 for p in '/pub/..%2fetc/passwd' '/pub/%2e%2e/hall/x' '/pub/%252F' '/pub/%00' \
-    '/pub/../hall/x' '/pub/./x' '/pub/%2F' '/pub/a%5cb' '/pub/%ff' '/pub/%2'; do
+    '/pub/../hall/x' '/pub/./x' '/pub/%2F' '/pub/a%5cb' '/pub/%ff' '/pub/%2' \
+    '/pub/..;/hall/x' '/pub/x%3Fa=1' '/pub/x%23f'; do
 	st=$(gw_req "$GW$p")
 	check_eq "path $p: 400 UK-1501" "400 UK-1501" "$st $(code_of)"
 done
-st=$(gw_req -H 'X-Original-URI: /hall/%2e%2e/x' "$GW/auth/verify")
+st=$(gw_req -H 'X-Original-Method: GET' -H 'X-Original-URI: /hall/%2e%2e/x' "$GW/auth/verify")
 check_eq "/auth/verify refuses a bad original URI" 400 "$st"
 check_eq "no attack reached the upstream" "$before" "$(upstream_hits)"
 st=$(gw_req "$GW//pub//x")

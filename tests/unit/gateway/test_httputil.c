@@ -29,7 +29,14 @@ static const struct path_case paths[] = {
 	{ "/\xe5\x85\xac", 0, "/\xe5\x85\xac" },
 	{ "/a.b/.c/..d/...", 0, "/a.b/.c/..d/..." },
 	{ "/a/%2e%2ex", 0, "/a/..x" },
-	{ "/a:b@c;d=e,f", 0, "/a:b@c;d=e,f" },
+	{ "/a:b@c,d=e", 0, "/a:b@c,d=e" },
+	/* What the upstream would split or climb elsewhere than the policy
+	 * matched: path parameters, an encoded '?' or '#'. */
+	{ "/a:b@c;d=e,f", UK_ERR_BAD_PATH, NULL },
+	{ "/hall/query/..;/maker/x", UK_ERR_BAD_PATH, NULL },
+	{ "/hall/query/%3b/x", UK_ERR_BAD_PATH, NULL },
+	{ "/hall/maker%3Fx=1", UK_ERR_BAD_PATH, NULL },
+	{ "/hall/maker%23frag", UK_ERR_BAD_PATH, NULL },
 	{ "/\xf0\x9f\x98\x80", 0, "/\xf0\x9f\x98\x80" },
 	/* refused */
 	{ "", UK_ERR_BAD_PATH, NULL },

@@ -448,6 +448,12 @@ test_two_senders(void **state)
 	                     " status = 'sent' AND attempts = 1 AND id > ?",
 	                     0),
 	    60);
+	/* A sent message keeps no parameters (a reset code) behind. */
+	assert_int_equal(testgw_int_i(fx->g.st,
+	                     "SELECT count(*) FROM sms_outbox WHERE"
+	                     " params <> '{}' AND id > ?",
+	                     0),
+	    0);
 }
 
 static void
