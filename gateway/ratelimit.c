@@ -1,5 +1,6 @@
 /* gateway/ratelimit.c: fixed-window counters in the store's rate_limits table, shared by every gateway. */
 #include <stdint.h>
+#include <stdio.h>
 
 #include "common/errors.h"
 #include "common/store.h"
@@ -38,4 +39,24 @@ gw_rate_hit(struct store *st, const char *key, int64_t window, int64_t limit,
 out:
 	store_res_free(rs);
 	return r;
+}
+
+int
+gw_rate_anon(struct store *st, const char *what, const char *ip, int64_t limit,
+    int64_t now, int *retry_after)
+{
+	char key[128];
+	int r;
+
+	*retry_after = 0;
+	if ((size_t)snprintf(key, sizeof(key), "anon:%s:%s", what,
+	        ip != NULL ? ip : "-") >= sizeof(key))
+		return UK_ERR_INPUT;
+	if ((r = store_begin(st, STORE_TX_WRITE_RELAXED)) != 0)
+		return r;
+	if ((r = gw_rate_hit(st, key, 60, limit, now, retry_after)) != 0) {
+		store_rollback(st);
+		return r;
+	}
+	return store_commit(st);
 }

@@ -25,6 +25,7 @@
 #include "gateway/model.h"
 #include "gateway/policy.h"
 #include "gateway/pwlogin.h"
+#include "gateway/ratelimit.h"
 #include "gateway/respond.h"
 #include "gateway/routes_auth.h"
 #include "gateway/routes_reset.h"
@@ -340,6 +341,34 @@ since(const struct timespec *t0)
 
 /* --- GET /auth/challenge --- */
 
+/* The per-address limit of an anonymous route that writes to the store:
+ * 0 to go on, else non-zero with *ret the answer (429 with Retry-After, or
+ * the store's error). */
+int
+gw_anon_limit(struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq,
+    struct store *st, const char *what, int64_t limit, enum MHD_Result *ret)
+{
+	const char *hdrs[3] = { MHD_HTTP_HEADER_RETRY_AFTER, NULL, NULL };
+	struct gw_errans e;
+	char retry[16];
+	int r, over;
+
+	if ((r = gw_rate_anon(st, what, rq->ip, limit, gw_server_now(s),
+	         &over)) != 0) {
+		*ret = err_simple(s, c, rq, r, NULL);
+		return r;
+	}
+	if (over == 0)
+		return 0;
+	memset(&e, 0, sizeof(e));
+	e.code = UK_ERR_LOGIN_RATE;
+	snprintf(retry, sizeof(retry), "%d", over);
+	hdrs[1] = retry;
+	e.hdrs = hdrs;
+	*ret = gw_respond_error(s, c, rq, &e);
+	return UK_ERR_LOGIN_RATE;
+}
+
 static enum MHD_Result
 challenge(struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq)
 {
@@ -362,6 +391,9 @@ challenge(struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq)
 	}
 	if (s->authcert == NULL)
 		return err_simple(s, c, rq, UK_ERR_INTERNAL, NULL);
+	if ((r = gw_anon_limit(s, c, rq, st, "challenge", GW_ANON_CHALLENGES,
+	         &ret)) != 0)
+		return ret;
 	if ((r = gw_challenge_new(s->authcert, st, pre, gw_server_now(s),
 	         nonce)) != 0) {
 		uk_log(UK_LOG_ERROR, "rid=%s challenge: %s: %s", rq->id,

@@ -6,6 +6,8 @@
 
 #include "gateway/server.h"
 
+struct store;
+
 /*
  * The routes (GET routes answer HEAD too):
  *   GET  /auth/challenge        {"nonce","expires_in","csrf"}; sets the
@@ -29,6 +31,13 @@
  * Login POSTs need the pre-login cookie and X-CSRF-Token equal to
  * gw_pre_csrf of it; logout needs the session's CSRF token.
  */
+
+/* The per-address limit (gateway/ratelimit.h) of an anonymous route that
+ * writes to the store: 0 to go on; else non-zero, and *ret is the answer
+ * already queued (429 UK-4104 with Retry-After, or the store's error). */
+int
+gw_anon_limit(struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq,
+    struct store *st, const char *what, int64_t limit, enum MHD_Result *ret);
 
 /* 1 when path belongs to these routes (so is never proxied). */
 int gw_auth_owns(const char *path);

@@ -19,6 +19,7 @@
 #include "gateway/qr.h"
 #include "gateway/respond.h"
 #include "gateway/routes_auth.h"
+#include "gateway/ratelimit.h"
 #include "gateway/routes_scan.h"
 #include "gateway/scan.h"
 #include "gateway/waiters.h"
@@ -369,6 +370,10 @@ create(struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq)
 		return fail(s, c, rq, r, "scan.create", NULL);
 	if ((st = gw_server_store(s)) == NULL)
 		return fail(s, c, rq, UK_ERR_STORE_OPEN, NULL, NULL);
+	if (gw_anon_limit(s, c, rq, st, "ticket", GW_ANON_TICKETS, &ret) != 0) {
+		OPENSSL_cleanse(pre, sizeof(pre));
+		return ret;
+	}
 	peer_of(rq, pre, &peer);
 	if ((r = gw_scan_create(st, GW_SCAN_LOGIN, 0, &peer, gw_server_now(s),
 	         id)) != 0) {
@@ -873,6 +878,8 @@ phone_open(struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq,
 		ret = confirm_page(s, c, rq, id, phone, &v, hdrs);
 		goto out;
 	}
+	if (gw_anon_limit(s, c, rq, st, "oauth", GW_ANON_OAUTH, &ret) != 0)
+		goto out;
 	peer_of(rq, phone, &peer);
 	snprintf(cb, sizeof(cb), "%s/qr/s/%s/cb", s->origin, id);
 	if ((r = gw_scan_oauth_begin(st, &s->scan->wc, id, &peer, cb, now,

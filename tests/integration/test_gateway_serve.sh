@@ -193,6 +193,18 @@ st=$(gw_req "$GW/pub/hello?a=1&b=%2F")
 check_eq "a public route is proxied" 200 "$st"
 check_match "... with the raw query" '^GET /pub/hello\?a=1&b=%2F$' "$(cat "$T/upstream.log")"
 
+# --- per-address limit of an anonymous route that writes (challenges) ---
+n429=0
+i=0
+while [ $i -lt 130 ]; do
+	[ "$(gw_req "$GW/auth/challenge")" = 429 ] && n429=$((n429 + 1))
+	i=$((i + 1))
+done
+check "130 challenges in a row from one address: the last ones refused (429)" \
+    test "$n429" -ge 10 -a "$n429" -le 130
+check_eq "... UK-4104" UK-4104 "$(code_of)"
+check_match "... with Retry-After" "^Retry-After: [0-9]+" "$(cat "$T/hdr")"
+
 # --- shutdown, and the test clock ---
 check "stops cleanly on SIGTERM" gw_stop
 UKEY_TEST_NOW=86400 gw_start
