@@ -1,5 +1,4 @@
 /* agent/request.c: strict intake of the agent API's JSON request bodies. */
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,27 +8,6 @@
 #include "common/b64.h"
 #include "common/errors.h"
 #include "common/json.h"
-
-static void *
-wipe_malloc(size_t n)
-{
-	return malloc(n);
-}
-
-static void
-wipe_free(void *p)
-{
-	if (p == NULL)
-		return;
-	OPENSSL_cleanse(p, malloc_usable_size(p));
-	free(p);
-}
-
-void
-ag_json_wipe_on_free(void)
-{
-	json_set_alloc_funcs(wipe_malloc, wipe_free);
-}
 
 int
 ag_nonce_valid(const char *nonce)

@@ -77,8 +77,4 @@ int ag_cert_id_parse(const char *s, char *serial, struct p11_id *id);
  * characters without ':'. Returns 0 or UK_ERR_INPUT. */
 int ag_serial_valid(const char *s);
 
-/* Makes jansson wipe every block it frees (PINs pass through its parser
- * buffers). Call once at start-up, before any JSON is handled. */
-void ag_json_wipe_on_free(void);
-
 #endif

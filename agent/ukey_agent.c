@@ -30,6 +30,7 @@
 #include "agent/ukey_agent.h"
 #include "agent/worker.h"
 #include "common/errors.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/secret.h"
 
@@ -355,7 +356,7 @@ cmd_serve(struct ukag_ctx *ctx, int argc, char **argv)
 		ag_list_free(&origins);
 		return ukag_fail(r, NULL, "see the log above");
 	}
-	ag_json_wipe_on_free();
+	json_wipe_on_free();
 	/* Signals are taken by sigwait below; every thread blocks them. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -450,7 +451,7 @@ cmd_worker(struct ukag_ctx *ctx, int argc, char **argv)
 		return UKAG_EXIT_USAGE;
 	}
 	(void)fcntl(3, F_SETFD, FD_CLOEXEC);
-	ag_json_wipe_on_free();
+	json_wipe_on_free();
 	if ((r = ag_tokop_new(ctx->cfg,
 	         req_mode ? AG_ASK_NONE : AG_ASK_PINENTRY, &t)) != 0) {
 		uk_log_err(r, "token worker cannot start");

@@ -1,9 +1,33 @@
 /* common/json.c: strict JSON intake over jansson, and the API's error body. */
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "common/errors.h"
 #include "common/json.h"
+
+static void *
+wipe_malloc(size_t n)
+{
+	return malloc(n);
+}
+
+static void
+wipe_free(void *p)
+{
+	if (p == NULL)
+		return;
+	OPENSSL_cleanse(p, malloc_usable_size(p));
+	free(p);
+}
+
+void
+json_wipe_on_free(void)
+{
+	json_set_alloc_funcs(wipe_malloc, wipe_free);
+}
 
 int
 json_parse_object(const char *buf, size_t len, size_t maxlen, json_t **out)

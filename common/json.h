@@ -8,6 +8,11 @@
 /* Parses len bytes as one JSON object: duplicate keys rejected, at most
  * maxlen bytes, nothing after the value. Returns 0 and a new reference in
  * *out, UK_ERR_LIMIT or UK_ERR_JSON. */
+/* Makes jansson wipe every block it frees (PINs and passwords pass through
+ * its parser buffers and strings). Call once at start-up, before any JSON
+ * is handled and before threads start. */
+void json_wipe_on_free(void);
+
 int json_parse_object(const char *buf, size_t len, size_t maxlen, json_t **out);
 
 /* Gets obj[key] as a string of at most maxlen bytes without NUL bytes.

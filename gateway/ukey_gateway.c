@@ -15,6 +15,7 @@
 
 #include "common/config.h"
 #include "common/errors.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/secret.h"
 #include "common/store.h"
@@ -349,6 +350,9 @@ main(int argc, char **argv)
 		    "ukey-gateway: cannot make the process non-dumpable\n");
 		return EXIT_FAIL;
 	}
+	/* Passwords, reset codes and tokens pass through jansson's buffers:
+	 * every block it frees is wiped. */
+	json_wipe_on_free();
 	(void)signal(SIGPIPE, SIG_IGN);
 	umask(077);
 	while ((c = getopt_long(argc, argv, "+c:hV", opts, NULL)) != -1) {

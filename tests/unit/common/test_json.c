@@ -61,12 +61,36 @@ test_fields(void **state)
 	json_decref(j);
 }
 
+/* The wiping allocator is installed, and JSON still works through it. */
+static void
+test_wipe_on_free(void **state)
+{
+	json_malloc_t m = NULL;
+	json_free_t f = NULL;
+	json_t *j = NULL;
+
+	(void)state;
+	json_wipe_on_free();
+	json_get_alloc_funcs(&m, &f);
+	assert_non_null(m);
+	assert_non_null(f);
+	assert_true((void *)m != (void *)malloc);
+	assert_true((void *)f != (void *)free);
+	assert_int_equal(json_parse_object("{\"password\":\"Passw0rd\"}", 23,
+	                     64, &j),
+	    0);
+	assert_string_equal(json_string_value(json_object_get(j, "password")),
+	    "Passw0rd");
+	json_decref(j);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_fields),
+		cmocka_unit_test(test_wipe_on_free),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
