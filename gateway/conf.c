@@ -127,6 +127,11 @@ const struct cfg_key gw_config_schema[] = {
 	    "reset requests and checks per client address per window" },
 	{ "reset", "ip_window", CFG_INT, "3600", 1, 86400, NULL, 0,
 	    "the per-address window, seconds" },
+	{ "counter", "enabled", CFG_BOOL, "false", 0, 0, NULL, 0,
+	    "serve the bank counter console's certificate acts (needs the "
+	    "CA)" },
+	{ "counter", "ca_pass_file", CFG_STRING, NULL, 0, 0, NULL, 0,
+	    "file holding the passphrase of the CA key file (read at start)" },
 	{ NULL, NULL, 0, NULL, 0, 0, NULL, 0, NULL },
 };
 

@@ -1,4 +1,4 @@
-/* gateway/conf.h: ukey-gateway's configuration: the INI schema ([gateway], [session], [auth], [proxy], [assertion], [scan], [wechat], [sms], [reset]) and its checks. */
+/* gateway/conf.h: ukey-gateway's configuration: the INI schema ([gateway], [session], [auth], [proxy], [assertion], [scan], [wechat], [sms], [reset], [counter]) and its checks. */
 #ifndef UK_GW_CONF_H
 #define UK_GW_CONF_H
 

@@ -28,6 +28,7 @@
 #include "gateway/policy.h"
 #include "gateway/proxy.h"
 #include "gateway/respond.h"
+#include "gateway/console.h"
 #include "gateway/routes_auth.h"
 #include "gateway/routes_scan.h"
 #include "gateway/server.h"
@@ -344,6 +345,7 @@ first(struct gw_server *s, struct MHD_Connection *c, const char *method,
 	}
 	rq->kind = gw_scan_owns(rq->path) ? GW_ROUTE_SCAN
 	    : gw_auth_owns(rq->path)      ? GW_ROUTE_AUTH
+	    : gw_console_owns(rq->path)   ? GW_ROUTE_CONSOLE
 	                                  : GW_ROUTE_PROXY;
 	/* 2. The route and, for JSON routes, the content type. */
 	if (rq->kind == GW_ROUTE_SCAN) {
@@ -354,8 +356,11 @@ first(struct gw_server *s, struct MHD_Connection *c, const char *method,
 		rq->body_cap = limit;
 		return MHD_YES;
 	}
-	if (rq->kind == GW_ROUTE_AUTH) {
-		if ((r = gw_auth_route(rq->path, method, &json_body)) != 0)
+	if (rq->kind == GW_ROUTE_AUTH || rq->kind == GW_ROUTE_CONSOLE) {
+		r = rq->kind == GW_ROUTE_AUTH
+		    ? gw_auth_route(rq->path, method, &json_body)
+		    : gw_console_route(rq->path, method, &json_body);
+		if (r != 0)
 			return err(s, c, rq, r, 0, NULL, NULL);
 		ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -363,7 +368,9 @@ first(struct gw_server *s, struct MHD_Connection *c, const char *method,
 			return err(s, c, rq, UK_ERR_NOT_JSON, 415, NULL, NULL);
 	}
 	/* 3. The body's announced size. */
-	limit = rq->kind == GW_ROUTE_AUTH ? GW_AUTH_BODY_MAX : s->max_body;
+	limit = rq->kind == GW_ROUTE_AUTH  ? GW_AUTH_BODY_MAX
+	    : rq->kind == GW_ROUTE_CONSOLE ? GW_CONSOLE_BODY_MAX
+	                                   : s->max_body;
 	if (limit > s->max_body)
 		limit = s->max_body;
 	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
@@ -377,7 +384,7 @@ first(struct gw_server *s, struct MHD_Connection *c, const char *method,
 			return err(s, c, rq, UK_ERR_BODY_TOO_LARGE, 413, NULL,
 			    NULL);
 	}
-	if (rq->kind == GW_ROUTE_AUTH) {
+	if (rq->kind == GW_ROUTE_AUTH || rq->kind == GW_ROUTE_CONSOLE) {
 		if (json_body && (rq->sbody = secret_new(limit)) == NULL)
 			return MHD_NO;
 		rq->body_cap = json_body ? limit : 0;
@@ -525,9 +532,11 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 		return err(s, c, rq, UK_ERR_BODY_TOO_LARGE, 413, NULL, NULL);
 	if (rq->stray_body)
 		return err(s, c, rq, UK_ERR_INPUT, 400, NULL, NULL);
-	if (rq->kind == GW_ROUTE_AUTH || rq->kind == GW_ROUTE_SCAN) {
+	if (rq->kind == GW_ROUTE_AUTH || rq->kind == GW_ROUTE_SCAN ||
+	    rq->kind == GW_ROUTE_CONSOLE) {
 		ret = rq->kind == GW_ROUTE_AUTH ? gw_auth_handle(s, c, rq)
-		                                : gw_scan_handle(s, c, rq);
+		    : rq->kind == GW_ROUTE_SCAN ? gw_scan_handle(s, c, rq)
+		                                : gw_console_handle(s, c, rq);
 		secret_free(rq->sbody);
 		rq->sbody = NULL;
 		return ret;

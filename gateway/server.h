@@ -108,9 +108,10 @@ struct gw_req {
 };
 
 #define GW_ROUTE_PROXY 0
-#define GW_ROUTE_AUTH 1   /* /auth/..., /.well-known/jwks.json, /metrics */
-#define GW_ROUTE_SCAN 2   /* /auth/qr..., /auth/wechat/..., /qr/s/... */
-#define GW_ROUTE_STATIC 3 /* the gateway's pages and assets (static.h) */
+#define GW_ROUTE_AUTH 1    /* /auth/..., /.well-known/jwks.json, /metrics */
+#define GW_ROUTE_SCAN 2    /* /auth/qr..., /auth/wechat/..., /qr/s/... */
+#define GW_ROUTE_STATIC 3  /* the gateway's pages and assets (static.h) */
+#define GW_ROUTE_CONSOLE 4 /* /counter/api/..., /helpdesk/api/... */
 
 /* Options the command line adds to the configuration. */
 struct gw_server_opts {
