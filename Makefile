@@ -64,8 +64,13 @@ BENCH_BIN := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRC))
 REPLAY_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/fuzz/%,$(FUZZ_SRC))
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 TOOLS_BIN := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOLS_SRC))
+HALL_BIN := $(BUILD)/examples/hall
+# The browser tests' Node packages (package-lock.json); npm ci writes the
+# stamp last.
+NODE_STAMP := node_modules/.package-lock.json
 
-.PHONY: all check test-bins asan fuzz format format-check clean deps bench demo
+.PHONY: all check test-bins asan fuzz format format-check clean deps bench demo \
+	node-modules
 
 # Objects of tests, tools and fuzz targets are intermediate to make; keep
 # them, so that an unchanged test is not compiled again.
@@ -115,6 +120,11 @@ $(BUILD)/tests/tools/%: $(BUILD)/obj/tests/tools/%.o $(LIB_TEST) $(PROJECT_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(UK_LDFLAGS) -o $@ $< $(LIB_TEST) $(PROJECT_LIBS) $(LIBS)
 
+# The demo business module (make demo, the browser tests).
+$(HALL_BIN): $(BUILD)/obj/examples/hall/hall.o $(PROJECT_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(UK_LDFLAGS) -o $@ $< $(PROJECT_LIBS) $(LIBS)
+
 $(BUILD)/bin/ukey-ca: $(call obj,$(CA_PROG_SRC)) $(PROJECT_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(UK_LDFLAGS) -o $@ $(call obj,$(CA_PROG_SRC)) $(PROJECT_LIBS) $(LIBS)
@@ -137,19 +147,28 @@ $(BUILD)/tests/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/repla
 	@mkdir -p $(dir $@)
 	$(CC) $(UK_LDFLAGS) -o $@ $< $(BUILD)/obj/tests/fuzz/replay/main.o $(PROJECT_LIBS) $(LIBS)
 
-test-bins: $(PROGRAMS) $(UNIT_BIN) $(CONF_BIN) $(REPLAY_BIN) $(BENCH_BIN) $(TOOLS_BIN)
+test-bins: $(PROGRAMS) $(UNIT_BIN) $(CONF_BIN) $(REPLAY_BIN) $(BENCH_BIN) $(TOOLS_BIN) \
+	$(HALL_BIN)
 
 deps:
 	@sh scripts/deps.sh
 
+# playwright-core for tests/browser/ (it drives Debian's chromium; no
+# browser download).
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+node-modules: $(NODE_STAMP)
+
 check: deps
-	$(MAKE) test-bins
+	$(MAKE) test-bins $(NODE_STAMP)
 	@BUILD=$(BUILD) sh tests/run.sh
 
 bench: test-bins
 	@BUILD=$(BUILD) sh tests/bench/run.sh
 
-asan:
+asan: $(NODE_STAMP)
 	$(MAKE) BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 		HARDEN="-fPIE" EXTRA_LDFLAGS="-fsanitize=address,undefined" test-bins
 	@BUILD=build/asan sh tests/run.sh
@@ -169,7 +188,7 @@ fuzz:
 
 demo:
 	@sh scripts/deps.sh
-	$(MAKE) all $(BUILD)/tests/tools/wechat-stub
+	$(MAKE) all $(BUILD)/tests/tools/wechat-stub $(HALL_BIN)
 	@UKEY_BUILD=$(abspath $(BUILD)) sh scripts/demo.sh
 
 C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build/*')

@@ -12,6 +12,7 @@
 
 #include "certs/ca.h"
 #include "certs/ca_profile.h"
+#include "certs/ca_conf.h"
 #include "certs/ukey_ca.h"
 #include "common/config.h"
 #include "common/errors.h"
@@ -19,35 +20,6 @@
 #include "common/log.h"
 #include "common/secret.h"
 #include "common/store.h"
-
-/* The [ca] section. */
-static const struct cfg_key ca_schema[] = {
-	{ "ca", "database", CFG_STRING, NULL, 0, 0, NULL, 0,
-	    "store: a file path (SQLite) or a postgresql:// URL" },
-	{ "ca", "crl_url", CFG_STRING, NULL, 0, 0, NULL, 0,
-	    "CRL distribution point put in issued certificates" },
-	{ "ca", "ocsp_url", CFG_STRING, NULL, 0, 0, NULL, 0,
-	    "OCSP responder URL (AIA) put in issued certificates" },
-	{ "ca", "crl_next_update_hours", CFG_INT, "24", 1, 8760, NULL, 0,
-	    "hours from a CRL's thisUpdate to its nextUpdate" },
-	{ "ca", "ocsp_next_update_minutes", CFG_INT, "60", 1, 10080, NULL, 0,
-	    "validity of OCSP responses, in minutes" },
-	{ "ca", "operator_days", CFG_INT, "365", 1, 3650, NULL, 0,
-	    "validity of operator certificates, in days" },
-	{ "ca", "staff_days", CFG_INT, "365", 1, 3650, NULL, 0,
-	    "validity of staff certificates, in days" },
-	{ "ca", "ocsp_days", CFG_INT, "30", 1, 3650, NULL, 0,
-	    "validity of OCSP signer certificates, in days" },
-	{ "ca", "min_rsa_bits", CFG_INT, "2048", 2048, 8192, NULL, 0,
-	    "smallest RSA key accepted in requests" },
-	{ "ca", "pkcs11_module", CFG_STRING, NULL, 0, 0, NULL, 0,
-	    "PKCS#11 module (absolute path) a token CA key may load" },
-	{ "ca", "pkcs11_module_allowlist", CFG_STRING, NULL, 0, 0, NULL, 0,
-	    "further PKCS#11 modules allowed, comma-separated paths" },
-	{ "ca", "ocsp_http_max_age", CFG_INT, "0", 0, 86400, NULL, 0,
-	    "Cache-Control max-age of OCSP answers, seconds (0: no-cache)" },
-	{ NULL, NULL, 0, NULL, 0, 0, NULL, 0, NULL },
-};
 
 static const struct {
 	const char *name;
@@ -137,49 +109,12 @@ ukca_load_config(struct ukca_ctx *ctx, const char *path, char *err,
     size_t errlen)
 {
 	struct config *cfg = NULL;
-	const char *u;
 	int r;
 
-	if (path != NULL)
-		r = config_load(path, ca_schema, &cfg, err, errlen);
-	else
-		r = config_defaults(ca_schema, &cfg, err, errlen);
-	if (r != 0)
+	if ((r = ca_config_load(path, &cfg, &ctx->ca_cfg, err, errlen)) != 0)
 		return r;
-	ca_config_init(&ctx->ca_cfg);
-	ctx->ca_cfg.crl_url = config_str(cfg, "ca", "crl_url");
-	ctx->ca_cfg.ocsp_url = config_str(cfg, "ca", "ocsp_url");
-	ctx->ca_cfg.crl_next_update_secs =
-	    (long)config_int(cfg, "ca", "crl_next_update_hours") * 3600;
-	ctx->ca_cfg.ocsp_next_update_secs =
-	    (long)config_int(cfg, "ca", "ocsp_next_update_minutes") * 60;
-	ctx->ca_cfg.operator_days = (int)config_int(cfg, "ca", "operator_days");
-	ctx->ca_cfg.staff_days = (int)config_int(cfg, "ca", "staff_days");
-	ctx->ca_cfg.ocsp_days = (int)config_int(cfg, "ca", "ocsp_days");
-	ctx->ca_cfg.min_rsa_bits = (int)config_int(cfg, "ca", "min_rsa_bits");
-	ctx->ca_cfg.pkcs11_module = ctx->pkcs11_module != NULL
-	    ? ctx->pkcs11_module
-	    : config_str(cfg, "ca", "pkcs11_module");
-	ctx->ca_cfg.pkcs11_module_allowlist =
-	    config_str(cfg, "ca", "pkcs11_module_allowlist");
-	ctx->ca_cfg.ocsp_http_max_age =
-	    (long)config_int(cfg, "ca", "ocsp_http_max_age");
-	if ((u = ctx->ca_cfg.crl_url) != NULL && ca_url_check(u) != 0) {
-		snprintf(err, errlen,
-		    "%s: [ca] crl_url must be an http:// or https:// URL "
-		    "without spaces or commas",
-		    path);
-		config_free(cfg);
-		return UK_ERR_CONFIG_VALUE;
-	}
-	if ((u = ctx->ca_cfg.ocsp_url) != NULL && ca_url_check(u) != 0) {
-		snprintf(err, errlen,
-		    "%s: [ca] ocsp_url must be an http:// or https:// URL "
-		    "without spaces or commas",
-		    path);
-		config_free(cfg);
-		return UK_ERR_CONFIG_VALUE;
-	}
+	if (ctx->pkcs11_module != NULL)
+		ctx->ca_cfg.pkcs11_module = ctx->pkcs11_module;
 	config_free(ctx->cfg);
 	ctx->cfg = cfg;
 	if (ctx->database == NULL)

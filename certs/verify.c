@@ -1156,8 +1156,11 @@ check_signature(X509_STORE_CTX *ctx, struct ca_verifier *v, X509 *xi, X509 *xs,
 	if ((pkey = X509_get0_pubkey(xi)) == NULL)
 		return fail_cert(ctx, xi, issuer_depth,
 		    X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY);
-	/* Only signatures on CA certificates are remembered, never a leaf's */
-	cacheable = n > 0 && v->cache != NULL && pair_key(v, xi, xs, key) == 0;
+	/* Leaves too: the key names both certificates' exact DER (and the
+	 * SM2 ID), so a hit is the same signature over the same bytes under
+	 * the same key, and only successes are kept. An operator logging in
+	 * again costs no signature check of the certificate. */
+	cacheable = v->cache != NULL && pair_key(v, xi, xs, key) == 0;
 	if (cacheable && ca_sigcache_lookup(v->cache, key))
 		return 1;
 	if (X509_verify(xs, pkey) <= 0)

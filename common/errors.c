@@ -488,6 +488,19 @@ static const struct uk_error_info table[] = {
 	E(4608, ADMIN_OPERATOR_LEFT, 409, "经办人已离职",
 	    "The operator has left the unit", NULL, "为单位登记新的经办人",
 	    "Register a new operator for the unit"),
+	E(4609, COUNTER_DISABLED, 503, "本网关未开通柜台证书业务",
+	    "Certificate acts are not enabled at this gateway", NULL,
+	    "请系统管理员在配置中开启 [counter] enabled "
+	    "并提供CA口令文件，或使用ukey-ca办理",
+	    "Ask IT to set [counter] enabled with the CA passphrase file, or "
+	    "use ukey-ca"),
+	E(4610, ADMIN_OPERATOR_DISABLED, 409, "经办人已停用",
+	    "The operator is deactivated", NULL,
+	    "凭申请表先恢复该经办人，或为单位登记新的经办人",
+	    "Reactivate the operator with a form first, or register a new one"),
+	E(4611, ADMIN_UNIT_CLOSED, 409, "单位已注销", "The unit is closed",
+	    NULL, "核对单位账号；已注销的单位不能办理该业务",
+	    "Check the unit account: a closed unit cannot do this"),
 
 	/* 5xxx: policy */
 	E(5001, POLICY_DENIED, 403, "无权访问该功能", "Access denied", NULL,

@@ -350,8 +350,11 @@ store_translate(struct store *st, const char *sql, int single, char **out,
 			sbuf_add(&b, t, strlen(t));
 			s += 4;
 		} else {
-			sbuf_add(&b, s, 1);
-			s++;
+			/* A run of plain text up to the next character that
+			 * may start something above, at once. */
+			t = s + 1 + strcspn(s + 1, "'\"-/?;@");
+			sbuf_add(&b, s, (size_t)(t - s));
+			s = t;
 		}
 	}
 	sbuf_add(&b, "", 0);

@@ -40,6 +40,13 @@ struct sq_stmt {
  * written before it durable. committed counts such commits; synced is the
  * highest count a finished fsync covers; one thread syncs at a time and the
  * others wait for a sync that started after their commit.
+ *
+ * Writers of one process also queue on wlock before BEGIN IMMEDIATE:
+ * SQLite's busy handler would have them sleep and poll (1, 2, 5 ms, ...)
+ * while another holds the write lock, which under many concurrent
+ * logins costs more than the work. The handler still serves writers of
+ * other processes. Checkpoints run after the commit, outside wlock,
+ * instead of inside the commit that crossed the threshold.
  */
 struct sq_group {
 	dev_t dev;
@@ -47,6 +54,7 @@ struct sq_group {
 	int refs; /* connections using it; guarded by sq_groups_lock */
 	pthread_mutex_t lock;
 	pthread_cond_t done;
+	pthread_mutex_t wlock; /* one writer of this process at a time */
 	uint64_t committed, synced;
 	int syncing;
 	struct sq_group *next;
@@ -63,7 +71,16 @@ struct sq {
 	enum store_tx kind;     /* of the open transaction */
 	int relaxed;            /* synchronous=NORMAL is set */
 	struct sq_group *group; /* NULL when the file could not be stat'ed */
+	int wheld;              /* this connection holds group->wlock */
+	int wal_frames;         /* the WAL's size after the last commit */
 };
+
+/* WAL frames after which a commit is followed by a checkpoint (SQLite's
+ * own default threshold). */
+#define SQ_CHECKPOINT_FRAMES 1000
+
+/* Bytes of the database file mapped for reading (PRAGMA mmap_size). */
+#define SQ_MMAP_SIZE "268435456"
 
 static int64_t
 sq_now_ms(void)
@@ -289,6 +306,11 @@ sq_group_get(const char *path)
 			pthread_mutex_destroy(&g->lock);
 			free(g);
 			g = NULL;
+		} else if (pthread_mutex_init(&g->wlock, NULL) != 0) {
+			pthread_cond_destroy(&g->done);
+			pthread_mutex_destroy(&g->lock);
+			free(g);
+			g = NULL;
 		} else {
 			g->dev = sb.st_dev;
 			g->ino = sb.st_ino;
@@ -318,9 +340,72 @@ sq_group_put(struct sq_group *g)
 			}
 		pthread_cond_destroy(&g->done);
 		pthread_mutex_destroy(&g->lock);
+		pthread_mutex_destroy(&g->wlock);
 		free(g);
 	}
 	pthread_mutex_unlock(&sq_groups_lock);
+}
+
+/* Takes the group's writer lock, waiting until deadline (ms, sq_now_ms's
+ * clock). Returns SQLITE_OK, or SQLITE_BUSY when it stayed held. */
+static int
+sq_wlock(struct sq *sq, int64_t deadline)
+{
+	struct timespec ts;
+	int64_t left;
+	int e;
+
+	if (sq->group == NULL || sq->wheld)
+		return SQLITE_OK;
+	if (pthread_mutex_trylock(&sq->group->wlock) != 0) {
+		left = deadline - sq_now_ms();
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += (time_t)(left > 0 ? left / 1000 : 0);
+		ts.tv_nsec += (long)(left > 0 ? left % 1000 : 0) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		if ((e = pthread_mutex_timedlock(&sq->group->wlock, &ts)) != 0)
+			return SQLITE_BUSY;
+	}
+	sq->wheld = 1;
+	return SQLITE_OK;
+}
+
+static void
+sq_wunlock(struct sq *sq)
+{
+	if (sq->wheld) {
+		sq->wheld = 0;
+		pthread_mutex_unlock(&sq->group->wlock);
+	}
+}
+
+/* Records the WAL's size at each commit (this replaces SQLite's own
+ * checkpoint-inside-commit hook). */
+static int
+sq_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct sq *sq = arg;
+
+	(void)db;
+	(void)name;
+	sq->wal_frames = frames;
+	return SQLITE_OK;
+}
+
+/* After a commit, outside the writer lock: a passive checkpoint once the
+ * WAL has grown past the threshold (it neither waits for nor blocks
+ * readers and writers; one running elsewhere makes this one a no-op). */
+static void
+sq_maybe_checkpoint(struct sq *sq)
+{
+	if (sq->wal_frames < SQ_CHECKPOINT_FRAMES)
+		return;
+	sq->wal_frames = 0;
+	(void)sqlite3_wal_checkpoint_v2(sq->db, NULL,
+	    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 }
 
 /* fsyncs the WAL through this connection's own handle of it (SQLite's
@@ -475,7 +560,13 @@ sq_open(struct store *st, const char *path)
 	if (sq_pragma(st, db, "PRAGMA synchronous=FULL", NULL, NULL, 0) != 0 ||
 	    sq_pragma(st, db, "PRAGMA foreign_keys=ON", NULL, NULL, 0) != 0)
 		goto bad;
+	/* Pages of the database file read through a shared mapping instead
+	 * of a read() each: every write of another connection empties this
+	 * connection's page cache, so a busy gateway reads often. Writes
+	 * still go through write(). */
+	(void)sq_pragma(st, db, "PRAGMA mmap_size=" SQ_MMAP_SIZE, NULL, NULL, 0);
 	sq->group = sq_group_get(path);
+	sqlite3_wal_hook(db, sq_wal_hook, sq);
 	sq->db = db;
 	db = NULL; /* transferred */
 	st->impl = sq;
@@ -504,12 +595,15 @@ sq_close(struct store *st)
 		return;
 	sq_cache_clear(sq);
 	sqlite3_close(sq->db);
+	sq_wunlock(sq);
 	sq_group_put(sq->group);
 	free(sq);
 	st->impl = NULL;
 }
 
-/* Back to synchronous=FULL after a relaxed or group transaction. */
+/* Back to synchronous=FULL after relaxed or group transactions: before a
+ * plain write transaction or a write outside a transaction (lazily, so a
+ * run of relaxed and group transactions switches no pragma). */
 static void
 sq_unrelax(struct store *st, struct sq *sq)
 {
@@ -527,10 +621,7 @@ sq_begin(struct store *st, enum store_tx kind)
 	int64_t deadline = sq_now_ms() + SQ_BUSY_MS;
 	int rc;
 
-	/* Leftover from a failed restore: never let it reach a plain
-	 * write transaction. */
-	if (sq->relaxed && kind != STORE_TX_WRITE_RELAXED &&
-	    kind != STORE_TX_WRITE_GROUP) {
+	if (sq->relaxed && kind == STORE_TX_WRITE) {
 		sq_unrelax(st, sq);
 		if (sq->relaxed)
 			return sq_err(st, sq->db, sqlite3_errcode(sq->db),
@@ -545,6 +636,11 @@ sq_begin(struct store *st, enum store_tx kind)
 		sq->relaxed = 1;
 	}
 	sq->kind = kind;
+	if (kind != STORE_TX_READ && sq_wlock(sq, deadline) != SQLITE_OK) {
+		store_set_error(st, "%s: another writer of this process held "
+		    "the database for %d ms", sql, SQ_BUSY_MS);
+		return UK_ERR_STORE_BUSY;
+	}
 	/* The busy handler waits inside BEGIN IMMEDIATE; retry as well for
 	 * the cases where SQLite returns SQLITE_BUSY without waiting. */
 	for (;;) {
@@ -553,7 +649,7 @@ sq_begin(struct store *st, enum store_tx kind)
 			return 0;
 		if ((rc & 0xff) != SQLITE_BUSY || sq_now_ms() > deadline) {
 			rc = sq_err(st, sq->db, rc, sql);
-			sq_unrelax(st, sq);
+			sq_wunlock(sq);
 			return rc;
 		}
 		usleep(5000);
@@ -577,15 +673,15 @@ sq_commit(struct store *st)
 	int rc, r;
 
 	if ((rc = sq_run(st, sq, "COMMIT")) == SQLITE_OK) {
-		sq_unrelax(st, sq);
-		if (sq->kind == STORE_TX_WRITE_GROUP)
-			return sq_group_sync(st, sq);
-		return 0;
+		sq_wunlock(sq);
+		r = sq->kind == STORE_TX_WRITE_GROUP ? sq_group_sync(st, sq) : 0;
+		sq_maybe_checkpoint(sq);
+		return r;
 	}
 	r = sq_err(st, sq->db, rc, "COMMIT");
 	if (!sqlite3_get_autocommit(sq->db))
 		sq_run(st, sq, "ROLLBACK");
-	sq_unrelax(st, sq);
+	sq_wunlock(sq);
 	return r;
 }
 
@@ -596,7 +692,7 @@ sq_rollback(struct store *st)
 
 	if (!sqlite3_get_autocommit(sq->db))
 		sq_run(st, sq, "ROLLBACK");
-	sq_unrelax(st, sq);
+	sq_wunlock(sq);
 }
 
 static int
@@ -680,6 +776,16 @@ sq_exec(struct store *st, struct store_res **resp, const char *sql,
 	}
 	if ((r = sq_bind(st, sq->db, stmt, params, n)) != 0)
 		goto out;
+	/* A write outside a transaction is durable: synchronous=FULL. */
+	if (sq->relaxed && sqlite3_get_autocommit(sq->db) &&
+	    !sqlite3_stmt_readonly(stmt)) {
+		sq_unrelax(st, sq);
+		if (sq->relaxed) {
+			r = sq_err(st, sq->db, sqlite3_errcode(sq->db),
+			    "PRAGMA synchronous=FULL");
+			goto out;
+		}
+	}
 	before = sqlite3_total_changes64(sq->db);
 	/* The result's columns are counted after the first step: a cached
 	 * statement is prepared again inside sqlite3_step when the schema
@@ -718,6 +824,8 @@ sq_exec(struct store *st, struct store_res **resp, const char *sql,
 out:
 	sq_release(stmt);
 	store_res_free(res);
+	if (r == 0 && sqlite3_get_autocommit(sq->db))
+		sq_maybe_checkpoint(sq); /* a write outside a transaction */
 	return r;
 }
 

@@ -679,6 +679,41 @@ operator_leave(struct ctx *c, struct args *a)
 	return done(c, gw_operator_leave(c->st, &ac, o.id), msg);
 }
 
+/* Deactivates (disable) or reactivates (enable) an operator. */
+static int
+operator_status(struct ctx *c, struct args *a, int disable)
+{
+	struct gw_actor ac = actor(c, a);
+	struct gw_operator o;
+	char msg[512];
+	int r;
+
+	if ((r = find_operator(c, a->pos[0], &o)) != GW_ADMIN_OK)
+		return r;
+	r = disable ? gw_operator_disable(c->st, &ac, o.id)
+	            : gw_operator_enable(c->st, &ac, o.id);
+	if (r == UK_ERR_ADMIN_INVALID)
+		return fail(c, r, "operator %s is %s already", o.login,
+		    disable ? "disabled" : "active");
+	if (r == UK_ERR_ADMIN_OPERATOR_LEFT)
+		return fail(c, r, "%s", o.login);
+	snprintf(msg, sizeof(msg), "operator %s %s", o.login,
+	    disable ? "disabled; sessions revoked" : "active again");
+	return done(c, r, msg);
+}
+
+static int
+operator_disable(struct ctx *c, struct args *a)
+{
+	return operator_status(c, a, 1);
+}
+
+static int
+operator_enable(struct ctx *c, struct args *a)
+{
+	return operator_status(c, a, 0);
+}
+
 static int
 operator_unfreeze(struct ctx *c, struct args *a)
 {
@@ -917,6 +952,15 @@ static const struct cmd cmds[] = {
 	    "  The operator has left the unit: no more logins, sessions "
 	    "revoked.\n",
 	    operator_leave },
+	{ "operator", "disable", { O_FORM }, { O_FORM }, 1,
+	    "usage: admin operator disable LOGIN --form F\n"
+	    "  Deactivates the operator: no login of any kind, sessions "
+	    "revoked.\n",
+	    operator_disable },
+	{ "operator", "enable", { O_FORM }, { O_FORM }, 1,
+	    "usage: admin operator enable LOGIN --form F\n"
+	    "  Makes a deactivated operator active again.\n",
+	    operator_enable },
 	{ "operator", "reset-password", { O_PWFD, O_TEMP, O_FORM },
 	    { O_PWFD, O_FORM }, 1,
 	    "usage: admin operator reset-password LOGIN --password-fd N "

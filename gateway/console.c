@@ -1,6 +1,7 @@
 /* gateway/console.c: the staff consoles' API front: which console, the staff session, its role, CSRF and the JSON body, then the counter or helpdesk handler. */
 #include "gateway/console.h"
 
+#include <ctype.h>
 #include <string.h>
 
 #include "common/errors.h"
@@ -75,8 +76,8 @@ refuse(struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq,
 }
 
 enum MHD_Result
-gw_console_handle(
-    struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq)
+gw_console_handle(struct gw_server *s, struct MHD_Connection *c,
+    struct gw_req *rq)
 {
 	struct gw_console k;
 	enum MHD_Result ret;
@@ -122,36 +123,63 @@ gw_console_handle(
 	k.actor.who = k.who;
 	k.actor.ip = rq->ip;
 	k.actor.user_agent = rq->ua;
-	k.sub = rq->path + strlen(con == C_COUNTER ? GW_COUNTER_API
-	                                           : GW_HELPDESK_API);
+	k.sub = rq->path +
+	    strlen(con == C_COUNTER ? GW_COUNTER_API : GW_HELPDESK_API);
 	ret = con == C_COUNTER ? gw_counter_api(&k) : gw_helpdesk_api(&k);
 	json_decref(k.body);
 	return ret;
 }
 
+static int
+hexval(char c)
+{
+	return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
 int
-gw_console_param(
-    const struct gw_console *k, const char *name, char *out, size_t size)
+gw_console_param(const struct gw_console *k, const char *name, char *out,
+    size_t size)
 {
 	const char *v;
+	json_t *t;
 	size_t n, i;
 
 	v = MHD_lookup_connection_value(k->c, MHD_GET_ARGUMENT_KIND, name);
 	if (v == NULL)
 		return UK_ERR_NOT_FOUND;
-	n = strlen(v);
-	if (n >= size)
-		return UK_ERR_INPUT;
-	for (i = 0; i < n; i++)
-		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+	/* The server keeps arguments as received (no unescape callback):
+	 * decoded here, once ('+' is a space, %XX a byte). */
+	for (i = 0, n = 0; v[i] != '\0'; i++) {
+		unsigned char ch = (unsigned char)v[i];
+
+		if (ch == '+')
+			ch = ' ';
+		else if (ch == '%') {
+			if (!isxdigit((unsigned char)v[i + 1]) ||
+			    !isxdigit((unsigned char)v[i + 2]))
+				return UK_ERR_INPUT;
+			ch = (unsigned char)(hexval(v[i + 1]) * 16 +
+			    hexval(v[i + 2]));
+			i += 2;
+		}
+		if (ch < 0x20 || ch == 0x7f || n + 1 >= size)
 			return UK_ERR_INPUT;
-	memcpy(out, v, n + 1);
+		out[n++] = (char)ch;
+	}
+	out[n] = '\0';
+	/* The decoded bytes go to the store and into JSON: well-formed UTF-8
+	 * only (jansson's check: no overlong forms, no surrogates). */
+	if ((t = json_stringn(out, n)) == NULL) {
+		out[0] = '\0';
+		return UK_ERR_INPUT;
+	}
+	json_decref(t);
 	return 0;
 }
 
 enum MHD_Result
-gw_console_error(
-    struct gw_console *k, int code, const char *event, const char *subject)
+gw_console_error(struct gw_console *k, int code, const char *event,
+    const char *subject)
 {
 	return refuse(k->s, k->c, k->rq, code, event, subject);
 }

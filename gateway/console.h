@@ -35,9 +35,9 @@ struct gw_console {
 	struct gw_session se; /* the staff member's session */
 	const char *sub;      /* the path after /counter/api/ or
 	                         /helpdesk/api/, e.g. "units" */
-	json_t *body;         /* POST: the parsed object (borrowed); else NULL */
-	char who[GW_LOGIN_MAX + 8];  /* "staff:<login>" */
-	struct gw_actor actor; /* who, ip, user agent; form NULL: a handler
+	json_t *body; /* POST: the parsed object (borrowed); else NULL */
+	char who[GW_LOGIN_MAX + 8]; /* "staff:<login>" */
+	struct gw_actor actor;      /* who, ip, user agent; form NULL: a handler
 	                          sets it from the body ("form") */
 	int64_t now;
 };
@@ -51,12 +51,13 @@ int gw_console_owns(const char *path);
 int gw_console_route(const char *path, const char *method, int *json_body);
 
 /* Answers a console call once its body is in (rq->sbody for POST). */
-enum MHD_Result
-gw_console_handle(struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq);
+enum MHD_Result gw_console_handle(struct gw_server *s, struct MHD_Connection *c,
+    struct gw_req *rq);
 
-/* The value of query parameter name, decoded, into out (size bytes);
- * 0, or UK_ERR_NOT_FOUND when absent, UK_ERR_INPUT when malformed or too
- * long. */
+/* The value of query parameter name, percent-decoded once ('+' is a
+ * space), into out (size bytes); 0, or UK_ERR_NOT_FOUND when absent,
+ * UK_ERR_INPUT when malformed, too long, holding a control character (NUL
+ * included) or not well-formed UTF-8. */
 int gw_console_param(const struct gw_console *k, const char *name, char *out,
     size_t size);
 

@@ -19,10 +19,13 @@ struct store;
  *
  * Each change runs in its own write transaction, or, when st already has one
  * open (store_begin by the caller), joins it: the caller then commits, and
- * must roll back when a change fails. Errors: UK_ERR_ADMIN_FORM_REQUIRED
- * (no form where one is required: agreement, authorisation and its
- * revocation, and every operator change but bind_openid), UK_ERR_ADMIN_INVALID
- * (bad USCC, resident ID, login, phone or roles), UK_ERR_ADMIN_LOGIN_TAKEN
+ * must roll back when a change fails. Names and the form are free text
+ * (gw_text_clean): stored and audited without the blanks at their ends.
+ * Errors: UK_ERR_ADMIN_FORM_REQUIRED (no form, or a blank one, where one is
+ * required: agreement, authorisation and its revocation, and every operator
+ * change but bind_openid), UK_ERR_ADMIN_INVALID (bad USCC, resident ID,
+ * login, phone or roles; a blank name; a form or name with a control
+ * character or too long), UK_ERR_ADMIN_LOGIN_TAKEN
  * (operators, staff), UK_ERR_EXISTS (a unit id or USCC already registered),
  * UK_ERR_ADMIN_UNIT_UNKNOWN / _OPERATOR_UNKNOWN / _STAFF_UNKNOWN for a
  * change to something that does not exist, UK_ERR_ADMIN_OPERATOR_LEFT for a
@@ -34,6 +37,9 @@ struct gw_actor {
 	const char *form; /* application form number; NULL when none applies */
 	const char *ip;   /* NULL outside a request */
 	const char *user_agent;
+	char *event_id; /* NULL, or 33 bytes that receive the event id of the
+	                   change's audit row (valid once its transaction
+	                   commits) */
 };
 
 struct gw_unit {
@@ -96,13 +102,29 @@ int gw_login_valid(const char *login);    /* 1..64 of [A-Za-z0-9._-@] */
 int gw_phone_valid(const char *phone);    /* mainland mobile, 11 digits */
 int gw_roles_valid(const char *roles, int staff); /* known, no repeats */
 
+/* Free text (names, application form numbers): copies in without the blanks
+ * at its ends (ASCII space, tab, CR, LF and U+3000, the full-width space)
+ * into out of size bytes. Returns 0; UK_ERR_NOT_FOUND when in is NULL or
+ * nothing but blanks (out ""); UK_ERR_INPUT when in is not UTF-8, holds a
+ * control character, or what is left does not fit in size - 1 bytes. */
+int gw_text_clean(const char *in, char *out, size_t size);
+
+/* Personal data in lists, the same in every console: a resident ID as its
+ * first 6 (the region) and last 4 characters ("110105********002X"), a
+ * phone as 3 + 4 ("138****8000"); shorter values are starred whole, ""
+ * stays "". out has size bytes (truncated to fit). */
+void gw_mask_resident_id(const char *id, char *out, size_t size);
+void gw_mask_phone(const char *phone, char *out, size_t size);
+
 /* Password policy on set: at least 8 characters, letters and digits, not
  * the login name or resident ID, at most 128 bytes. Returns 0 or
  * UK_ERR_PASSWORD_POLICY. */
 int gw_password_policy(const struct secret *pw, const char *login,
     const char *resident_id);
 
-/* Units. */
+/* Units. Unit ids are unique regardless of case: gw_unit_get and every act
+ * on a unit find it by its id in any case (the unit's own spelling is
+ * what is stored, in operators' unit too). */
 int gw_unit_add(struct store *st, const struct gw_actor *a, const char *id,
     const char *name, const char *uscc);
 int gw_unit_get(struct store *st, const char *id, struct gw_unit *out);
@@ -146,6 +168,13 @@ int gw_operator_set_password(struct store *st, const struct gw_actor *a,
     int64_t id, const struct secret *pw, int must_change);
 int
 gw_operator_unfreeze(struct store *st, const struct gw_actor *a, int64_t id);
+/* Deactivates an operator (status "disabled", form required): no login of
+ * any kind, every session revoked; bindings and certificates are kept.
+ * gw_operator_enable makes a disabled operator active again (form
+ * required). UK_ERR_ADMIN_OPERATOR_LEFT for one who left; UK_ERR_ADMIN_INVALID
+ * when the operator is already in that state. */
+int gw_operator_disable(struct store *st, const struct gw_actor *a, int64_t id);
+int gw_operator_enable(struct store *st, const struct gw_actor *a, int64_t id);
 int gw_operator_bind_openid(struct store *st, const struct gw_actor *a,
     int64_t id, const char *openid); /* openid NULL: unbind */
 
@@ -203,13 +232,16 @@ int gw_model_begin(struct store *st, int *own);
  * back. Returns r, or the commit's error. */
 int gw_model_end(struct store *st, int own, int r);
 
-/* Checks the actor: a and a->who present, and a non-empty a->form when
- * form_required. Returns 0, UK_ERR_INPUT or UK_ERR_ADMIN_FORM_REQUIRED. */
+/* Checks the actor: a and a->who present, a->form (if any) clean text of
+ * at most GW_LOGIN_MAX bytes (gw_text_clean), and not blank when
+ * form_required. Returns 0, UK_ERR_INPUT, UK_ERR_ADMIN_INVALID or
+ * UK_ERR_ADMIN_FORM_REQUIRED. */
 int gw_model_actor(const struct gw_actor *a, int form_required);
 
 /* Appends the audit row of a change in st's open transaction: event,
- * a->who, subject, detail {"form": a->form, key: value} (key NULL: only the
- * form), a->ip, a->user_agent, result "ok". Returns 0 or an error code. */
+ * a->who, subject, detail {"form": a->form trimmed (null when none or
+ * blank), key: value} (key NULL: only the form), a->ip, a->user_agent,
+ * result "ok". Returns 0 or an error code. */
 int gw_model_audit(struct store *st, const struct gw_actor *a,
     const char *event, const char *subject, const char *key, const char *value);
 

@@ -87,16 +87,34 @@ out:
 	return r;
 }
 
-/* Checks a resident ID and writes it normalised (capital X) to out. */
+/* Checks a resident ID and writes it normalised (blanks at the ends
+ * dropped, capital X) to out: "" when in is NULL or blank (none). */
 static int
 resident_norm(const char *in, char out[19])
 {
+	char v[19];
+	int r;
+
 	out[0] = '\0';
-	if (in == NULL || *in == '\0')
+	if ((r = gw_text_clean(in, v, sizeof(v))) == UK_ERR_NOT_FOUND)
 		return 0;
-	if (gw_resident_id_valid(in) != 0)
+	if (r != 0 || gw_resident_id_valid(v) != 0)
 		return UK_ERR_ADMIN_INVALID;
-	gw_model_upper(out, 19, in);
+	gw_model_upper(out, 19, v);
+	return 0;
+}
+
+/* Checks a phone number and writes it without the blanks at its ends to
+ * out: "" when in is NULL or blank (none). */
+static int
+phone_norm(const char *in, char out[21])
+{
+	int r;
+
+	if ((r = gw_text_clean(in, out, 21)) == UK_ERR_NOT_FOUND)
+		return 0;
+	if (r != 0 || gw_phone_valid(out) != 0)
+		return UK_ERR_ADMIN_INVALID;
 	return 0;
 }
 
@@ -105,6 +123,8 @@ resident_norm(const char *in, char out[19])
 struct op_new {
 	const struct gw_operator_new *op;
 	char login_lc[GW_LOGIN_MAX + 1], login_uc[GW_LOGIN_MAX + 1];
+	char name[GW_NAME_MAX + 1], phone[21];
+	char unit[GW_LOGIN_MAX + 1]; /* the unit's own spelling of its id */
 	char rid[19], rid_lc[19], roles[GW_ROLES_MAX + 1];
 	const char *phc; /* the password's hash; NULL: none */
 	int64_t *id_out; /* NULL: not wanted */
@@ -121,13 +141,17 @@ op_insert(struct store *st, const struct gw_actor *a, void *arg,
 	int r;
 
 	(void)a;
-	if ((r = store_exec(st, &res, "SELECT id FROM units WHERE id = ?", "t",
-	         op->unit)) != 0)
+	/* the unit by its id in any case (gw_unit_get) */
+	if ((r = store_exec(st, &res,
+	         "SELECT id FROM units WHERE lower(id) = lower(?) "
+	         "ORDER BY CASE WHEN id = ? THEN 0 ELSE 1 END LIMIT 1",
+	         "tt", op->unit, op->unit)) != 0)
 		goto out;
 	if (store_res_rows(res) != 1) {
 		r = UK_ERR_ADMIN_UNIT_UNKNOWN;
 		goto out;
 	}
+	gw_model_copy(n->unit, sizeof(n->unit), store_res_text(res, 0, 0));
 	store_res_free(res);
 	res = NULL;
 	/* a login may not be someone's resident ID, nor the reverse, so that
@@ -150,11 +174,9 @@ op_insert(struct store *st, const struct gw_actor *a, void *arg,
 	    "resident_id, phone, roles, status, pw_hash, pw_must_change, "
 	    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?) "
 	    "RETURNING id",
-	    "ttttttttii", op->login, n->login_lc, op->unit, op->name,
-	    n->rid[0] ? n->rid : NULL,
-	    op->phone != NULL && *op->phone != '\0' ? op->phone : NULL,
-	    n->roles, n->phc, (int64_t)(n->phc != NULL && op->must_change),
-	    now);
+	    "ttttttttii", op->login, n->login_lc, n->unit, n->name,
+	    n->rid[0] ? n->rid : NULL, n->phone[0] ? n->phone : NULL, n->roles,
+	    n->phc, (int64_t)(n->phc != NULL && op->must_change), now);
 	if (r == UK_ERR_EXISTS)
 		r = UK_ERR_ADMIN_LOGIN_TAKEN;
 	if (r != 0)
@@ -170,7 +192,7 @@ op_insert(struct store *st, const struct gw_actor *a, void *arg,
 	e->event = "admin.operator.add";
 	snprintf(e->subject, sizeof(e->subject), "operator:%s", op->login);
 	e->key = "unit";
-	e->value = op->unit;
+	e->value = n->unit;
 out:
 	store_res_free(res);
 	return r;
@@ -193,13 +215,11 @@ gw_operator_add(struct store *st, const struct gw_actor *a,
 	n.id_out = id_out;
 	r = UK_ERR_ADMIN_INVALID;
 	if (op == NULL || gw_login_valid(op->login) != 0 || op->unit == NULL ||
-	    op->name == NULL || *op->name == '\0' ||
-	    strlen(op->name) > GW_NAME_MAX)
+	    gw_text_clean(op->name, n.name, sizeof(n.name)) != 0)
 		goto out;
 	if (resident_norm(op->resident_id, n.rid) != 0)
 		goto out;
-	if (op->phone != NULL && *op->phone != '\0' &&
-	    gw_phone_valid(op->phone) != 0)
+	if (phone_norm(op->phone, n.phone) != 0)
 		goto out;
 	if (gw_roles_normalise(op->roles != NULL ? op->roles : "", 0,
 	        n.roles) != 0)
@@ -274,7 +294,7 @@ gw_operator_list(struct store *st, const char *unit, const char *q, size_t max,
 		return r;
 	r = store_exec(st, &res,
 	    "SELECT " OP_COLS " FROM operators WHERE "
-	    "(? IS NULL OR unit_id = ?) AND ("
+	    "(? IS NULL OR lower(unit_id) = lower(?)) AND ("
 	    "login_lc LIKE lower(?) ESCAPE '\\' OR "
 	    "lower(name) LIKE lower(?) ESCAPE '\\' OR "
 	    "coalesce(resident_id, '') LIKE upper(?) ESCAPE '\\' OR "
@@ -337,10 +357,13 @@ op_run(struct store *st, const struct gw_actor *a, int64_t id,
 	return gw_model_change(st, a, op_run_apply, &ra);
 }
 
-/* The new name, phone and roles (NULL: unchanged), and which changed. */
+/* The new name, phone and roles (NULL: unchanged; phone "": none),
+ * checked and trimmed, and which changed. */
 struct op_fields {
 	const char *name, *phone, *roles;
 	char what[32];
+	char name_buf[GW_NAME_MAX + 1], phone_buf[21];
+	char roles_buf[GW_ROLES_MAX + 1];
 };
 
 static int
@@ -374,22 +397,24 @@ int
 gw_operator_change(struct store *st, const struct gw_actor *a, int64_t id,
     const char *name, const char *phone, const char *roles)
 {
-	struct op_fields f = { name, phone, NULL, "" };
-	char norm[GW_ROLES_MAX + 1];
+	struct op_fields f;
 	int r;
 
 	if ((r = gw_model_actor(a, 1)) != 0)
 		return r;
-	if (name != NULL && (*name == '\0' || strlen(name) > GW_NAME_MAX))
+	memset(&f, 0, sizeof(f));
+	if (name != NULL &&
+	    gw_text_clean(name, f.name_buf, sizeof(f.name_buf)) != 0)
 		return UK_ERR_ADMIN_INVALID;
-	if (phone != NULL && *phone != '\0' && gw_phone_valid(phone) != 0)
+	if (phone != NULL && phone_norm(phone, f.phone_buf) != 0)
 		return UK_ERR_ADMIN_INVALID;
-	if (roles != NULL && gw_roles_normalise(roles, 0, norm) != 0)
+	if (roles != NULL && gw_roles_normalise(roles, 0, f.roles_buf) != 0)
 		return UK_ERR_ADMIN_INVALID;
 	if (name == NULL && phone == NULL && roles == NULL)
 		return UK_ERR_ADMIN_INVALID;
-	if (roles != NULL)
-		f.roles = norm;
+	f.name = name != NULL ? f.name_buf : NULL;
+	f.phone = phone != NULL ? f.phone_buf : NULL;
+	f.roles = roles != NULL ? f.roles_buf : NULL;
 	snprintf(f.what, sizeof(f.what), "%s%s%s", name != NULL ? "name " : "",
 	    phone != NULL ? "phone " : "", roles != NULL ? "roles " : "");
 	f.what[strlen(f.what) - 1] = '\0';
@@ -580,4 +605,55 @@ gw_operator_bind_openid(struct store *st, const struct gw_actor *a, int64_t id,
 	    openid != NULL ? "admin.operator.bind_openid"
 	                   : "admin.operator.unbind_openid",
 	    op_openid_apply, openid);
+}
+
+/* The status an operator is set to, and the time (sessions revoked when
+ * disabling). */
+struct op_status {
+	const char *status; /* "active" | "disabled" */
+	int64_t now;
+};
+
+static int
+op_status_apply(struct store *st, const struct gw_operator *o, const void *arg,
+    struct gw_model_entry *e)
+{
+	const struct op_status *p = arg;
+	int r;
+
+	if (strcmp(o->status, p->status) == 0)
+		return UK_ERR_ADMIN_INVALID;
+	if ((r = store_exec(st, NULL,
+	         "UPDATE operators SET status = ? WHERE id = ?", "ti",
+	         p->status, o->id)) != 0)
+		return r;
+	if (strcmp(p->status, "disabled") == 0 &&
+	    (r = gw_sessions_revoke_all(st, GW_KIND_OPERATOR, o->id, p->now)) !=
+	        0)
+		return r;
+	e->key = "unit";
+	e->value = o->unit;
+	return 0;
+}
+
+int
+gw_operator_disable(struct store *st, const struct gw_actor *a, int64_t id)
+{
+	struct op_status p = { "disabled", (int64_t)time(NULL) };
+	int r;
+
+	if ((r = gw_model_actor(a, 1)) != 0)
+		return r;
+	return op_run(st, a, id, "admin.operator.disable", op_status_apply, &p);
+}
+
+int
+gw_operator_enable(struct store *st, const struct gw_actor *a, int64_t id)
+{
+	struct op_status p = { "active", (int64_t)time(NULL) };
+	int r;
+
+	if ((r = gw_model_actor(a, 1)) != 0)
+		return r;
+	return op_run(st, a, id, "admin.operator.enable", op_status_apply, &p);
 }

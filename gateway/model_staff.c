@@ -31,7 +31,8 @@ staff_row(const struct store_res *res, size_t i, void *out)
 
 /* The account gw_staff_add registers, and where its id goes. */
 struct staff_new {
-	const char *login, *name;
+	const char *login;
+	char name[GW_NAME_MAX + 1]; /* trimmed */
 	char lc[GW_LOGIN_MAX + 1], roles[GW_ROLES_MAX + 1];
 	int64_t *id_out; /* NULL: not wanted */
 };
@@ -87,10 +88,9 @@ gw_staff_add(struct store *st, const struct gw_actor *a, const char *login,
 		return r;
 	memset(&s, 0, sizeof(s));
 	s.login = login;
-	s.name = name;
 	s.id_out = id_out;
-	if (gw_login_valid(login) != 0 || name == NULL || *name == '\0' ||
-	    strlen(name) > GW_NAME_MAX || roles == NULL ||
+	if (gw_login_valid(login) != 0 ||
+	    gw_text_clean(name, s.name, sizeof(s.name)) != 0 || roles == NULL ||
 	    gw_roles_normalise(roles, 1, s.roles) != 0 || s.roles[0] == '\0')
 		return UK_ERR_ADMIN_INVALID;
 	gw_model_lower(s.lc, sizeof(s.lc), login);

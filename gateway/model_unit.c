@@ -45,13 +45,17 @@ gw_model_end(struct store *st, int own, int r)
 int
 gw_model_actor(const struct gw_actor *a, int form_required)
 {
+	char form[GW_LOGIN_MAX + 1];
+	int r;
+
 	if (a == NULL || a->who == NULL || *a->who == '\0')
 		return UK_ERR_INPUT;
-	if (form_required && (a->form == NULL || *a->form == '\0'))
-		return UK_ERR_ADMIN_FORM_REQUIRED;
-	if (a->form != NULL && strlen(a->form) > GW_LOGIN_MAX)
-		return UK_ERR_ADMIN_INVALID;
-	return 0;
+	/* a form of blanks is no form; one with a control character or too
+	 * long is a bad one */
+	r = gw_text_clean(a->form, form, sizeof(form));
+	if (r == UK_ERR_NOT_FOUND)
+		return form_required ? UK_ERR_ADMIN_FORM_REQUIRED : 0;
+	return r == 0 ? 0 : UK_ERR_ADMIN_INVALID;
 }
 
 int
@@ -60,14 +64,15 @@ gw_model_audit(struct store *st, const struct gw_actor *a, const char *event,
 {
 	struct audit_event ev;
 	json_t *o = NULL;
-	char *detail = NULL;
+	char *detail = NULL, form[GW_LOGIN_MAX + 1];
 	int r = UK_ERR_NOMEM;
 
 	if ((o = json_object()) == NULL)
 		goto out;
 	if (json_object_set_new(o, "form",
-	        a->form != NULL && *a->form != '\0' ? json_string(a->form)
-	                                            : json_null()) != 0)
+	        gw_text_clean(a->form, form, sizeof(form)) == 0
+	            ? json_string(form)
+	            : json_null()) != 0)
 		goto out;
 	if (key != NULL &&
 	    json_object_set_new(o, key,
@@ -83,7 +88,7 @@ gw_model_audit(struct store *st, const struct gw_actor *a, const char *event,
 	ev.ip = a->ip;
 	ev.user_agent = a->user_agent;
 	ev.result = "ok";
-	r = audit_append_ex(st, &ev, NULL);
+	r = audit_append_ex(st, &ev, a->event_id);
 out:
 	free(detail);
 	json_decref(o);
@@ -214,9 +219,10 @@ unit_row(const struct store_res *res, size_t i, void *out)
 	u->active_certs = (int)store_res_int(res, i, 9);
 }
 
-/* The unit gw_unit_add registers. */
+/* The unit gw_unit_add registers, checked and trimmed. */
 struct unit_new {
-	const char *id, *name;
+	const char *id;
+	char name[GW_NAME_MAX + 1];
 	const char *uscc; /* normalised; NULL when none */
 };
 
@@ -256,23 +262,25 @@ int
 gw_unit_add(struct store *st, const struct gw_actor *a, const char *id,
     const char *name, const char *uscc)
 {
-	struct unit_new u = { id, name, NULL };
+	struct unit_new u;
 	char code[19];
 	int r;
 
 	if ((r = gw_model_actor(a, 0)) != 0)
 		return r;
-	if (gw_login_valid(id) != 0 || name == NULL || *name == '\0' ||
-	    strlen(name) > GW_NAME_MAX)
+	memset(&u, 0, sizeof(u));
+	u.id = id;
+	if (gw_login_valid(id) != 0 ||
+	    gw_text_clean(name, u.name, sizeof(u.name)) != 0)
 		return UK_ERR_ADMIN_INVALID;
-	if (uscc != NULL && *uscc != '\0') {
-		if (strlen(uscc) != 18)
-			return UK_ERR_ADMIN_INVALID;
-		gw_model_upper(code, sizeof(code), uscc);
+	/* the USCC is optional: blank is none */
+	if ((r = gw_text_clean(uscc, code, sizeof(code))) == 0) {
+		gw_model_upper(code, sizeof(code), code);
 		if (gw_uscc_valid(code) != 0)
 			return UK_ERR_ADMIN_INVALID;
 		u.uscc = code;
-	}
+	} else if (r != UK_ERR_NOT_FOUND)
+		return UK_ERR_ADMIN_INVALID;
 	return gw_model_change(st, a, unit_insert, &u);
 }
 
@@ -284,9 +292,12 @@ gw_unit_get(struct store *st, const char *id, struct gw_unit *out)
 
 	if (st == NULL || id == NULL || out == NULL)
 		return UK_ERR_INPUT;
+	/* ids are unique regardless of case (unit_insert); should two ever
+	 * differ only in case, the exact spelling wins */
 	r = store_exec(st, &res,
-	    "SELECT " UNIT_COLS " FROM units u WHERE u.id = ?", "it",
-	    (int64_t)time(NULL), id);
+	    "SELECT " UNIT_COLS " FROM units u WHERE lower(u.id) = lower(?) "
+	    "ORDER BY CASE WHEN u.id = ? THEN 0 ELSE 1 END LIMIT 1",
+	    "itt", (int64_t)time(NULL), id, id);
 	return gw_model_one_end(r, res, unit_row, out);
 }
 
@@ -380,18 +391,22 @@ unit_mark_apply(struct store *st, const struct gw_actor *a, void *arg,
 	const struct unit_mark_arg *m = arg;
 	struct store_res *res = NULL;
 	const char *status;
+	char id[GW_LOGIN_MAX + 1], form[GW_LOGIN_MAX + 1];
 	int64_t now = (int64_t)time(NULL);
 	int r;
 
+	/* the unit by its id in any case, as gw_unit_get finds it */
 	if ((r = store_exec(st, &res,
-	         "SELECT agreement_at, status FROM units WHERE id = ? "
-	         "FOR UPDATE",
-	         "t", m->id)) != 0)
+	         "SELECT agreement_at, status, id FROM units WHERE "
+	         "lower(id) = lower(?) ORDER BY CASE WHEN id = ? THEN 0 "
+	         "ELSE 1 END LIMIT 1 FOR UPDATE",
+	         "tt", m->id, m->id)) != 0)
 		goto out;
 	if (store_res_rows(res) != 1) {
 		r = UK_ERR_ADMIN_UNIT_UNKNOWN;
 		goto out;
 	}
+	gw_model_copy(id, sizeof(id), store_res_text(res, 0, 2));
 	if (m->act == UNIT_AUTHORIZE &&
 	    (store_res_isnull(res, 0, 0) || store_res_int(res, 0, 0) == 0)) {
 		r = UK_ERR_POLICY_AGREEMENT;
@@ -403,11 +418,12 @@ unit_mark_apply(struct store *st, const struct gw_actor *a, void *arg,
 		r = UK_ERR_ADMIN_INVALID;
 		goto out;
 	}
+	gw_text_clean(a->form, form, sizeof(form)); /* checked by unit_mark */
 	if (unit_acts[m->act].stamped)
 		r = store_exec(st, NULL, unit_acts[m->act].sql, "itt", now,
-		    a->form, m->id);
+		    form, id);
 	else
-		r = store_exec(st, NULL, unit_acts[m->act].sql, "t", m->id);
+		r = store_exec(st, NULL, unit_acts[m->act].sql, "t", id);
 	if (r != 0)
 		goto out;
 	if (m->act == UNIT_CLOSE &&
@@ -415,10 +431,10 @@ unit_mark_apply(struct store *st, const struct gw_actor *a, void *arg,
 	         "UPDATE sessions SET revoked_at = ? WHERE kind = ? AND "
 	         "revoked_at IS NULL AND principal_id IN "
 	         "(SELECT id FROM operators WHERE unit_id = ?)",
-	         "itt", now, GW_KIND_OPERATOR, m->id)) != 0)
+	         "itt", now, GW_KIND_OPERATOR, id)) != 0)
 		goto out;
 	e->event = unit_acts[m->act].event;
-	snprintf(e->subject, sizeof(e->subject), "unit:%s", m->id);
+	snprintf(e->subject, sizeof(e->subject), "unit:%s", id);
 out:
 	store_res_free(res);
 	return r;

@@ -22,6 +22,7 @@
 #include "common/store.h"
 #include "gateway/authcert.h"
 #include "gateway/conf.h"
+#include "gateway/counter.h"
 #include "gateway/httputil.h"
 #include "gateway/jwt.h"
 #include "gateway/metrics.h"
@@ -707,6 +708,9 @@ gw_server_new(const struct config *cfg, const struct gw_server_opts *o,
 		uk_log(UK_LOG_WARN,
 		    "[proxy] upstream not set: every proxied route answers "
 		    "502");
+	/* The counter console's CA. */
+	if ((r = gw_counter_new(cfg, &s->counter)) != 0)
+		goto out;
 	/* Scan login and its held waits. */
 	if ((r = gw_scan_routes_new(cfg, &s->scan)) != 0)
 		goto out;
@@ -875,6 +879,7 @@ gw_server_free(struct gw_server *s)
 		MHD_stop_daemon(s->daemon);
 	gw_waiters_free(s->waiters);
 	gw_scan_routes_free(s->scan);
+	gw_counter_free(s->counter);
 	gw_proxy_free(s->proxy);
 	gw_jwt_free(s->jwt);
 	gw_authcert_free(s->authcert);

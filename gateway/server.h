@@ -23,6 +23,7 @@ struct gw_proxy_xfer;
 struct gw_waiters;
 struct gw_waiter;
 struct gw_scan_routes;
+struct gw_counter;
 
 #define GW_PATH_MAX 2048             /* a normalised path, bytes */
 #define GW_URI_MAX 8192              /* a request target, bytes */
@@ -59,6 +60,7 @@ struct gw_server {
 	struct gw_proxy *proxy;      /* NULL: no [proxy] upstream */
 	struct gw_waiters *waiters;  /* held scan waits */
 	struct gw_scan_routes *scan; /* scan login and WeChat binding */
+	struct gw_counter *counter;  /* the counter console's CA */
 	unsigned int threads;        /* MHD pool threads */
 	unsigned int conn_limit;
 	char **anchors, **crls;

@@ -2,6 +2,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -71,12 +72,25 @@ gw_token_form(const char *s)
 	return i == GW_TOKEN_LEN;
 }
 
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha256_md; /* read-only once fetched */
+
+static void
+sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 void
 gw_sha256_hex(const char *s, char hex[65])
 {
 	unsigned char md[SHA256_DIGEST_LENGTH];
 
-	SHA256((const unsigned char *)s, strlen(s), md);
+	/* SHA256() fetches the algorithm on every call; once is enough. */
+	pthread_once(&sha256_once, sha256_fetch);
+	if (sha256_md == NULL ||
+	    EVP_Digest(s, strlen(s), md, NULL, sha256_md, NULL) != 1)
+		SHA256((const unsigned char *)s, strlen(s), md);
 	hex_encode(md, sizeof(md), hex);
 }
 

@@ -1,4 +1,4 @@
-/* gateway/validate.c: checks of registration data (USCC, resident ID, login, phone, roles) and the password policy. */
+/* gateway/validate.c: checks of registration data (USCC, resident ID, login, phone, roles, free text), the password policy and the masking of personal data. */
 #include <stddef.h>
 #include <string.h>
 #include <strings.h>
@@ -233,4 +233,104 @@ gw_roles_normalise(const char *roles, int staff, char out[GW_ROLES_MAX + 1])
 	r = 0;
 out:
 	return r;
+}
+
+/* The length of the UTF-8 sequence at s (1 to 4), or 0 when it is not a
+ * well-formed one (overlong forms, surrogates and code points above
+ * U+10FFFF are not). */
+static size_t
+utf8_len(const unsigned char *s)
+{
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
+		    (s[0] == 0xe0 && s[1] < 0xa0) ||
+		    (s[0] == 0xed && s[1] > 0x9f))
+			return 0;
+		return 3;
+	}
+	if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
+		    (s[3] & 0xc0) != 0x80 || (s[0] == 0xf0 && s[1] < 0x90) ||
+		    (s[0] == 0xf4 && s[1] > 0x8f))
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+/* The length of the blank at s: an ASCII space, tab, CR or LF (1) or
+ * U+3000 IDEOGRAPHIC SPACE, the full-width space of Chinese input
+ * methods (3); 0 when s is not blank. */
+static size_t
+blank_len(const char *s)
+{
+	if (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
+		return 1;
+	if ((unsigned char)s[0] == 0xe3 && (unsigned char)s[1] == 0x80 &&
+	    (unsigned char)s[2] == 0x80)
+		return 3;
+	return 0;
+}
+
+int
+gw_text_clean(const char *in, char *out, size_t size)
+{
+	const char *p, *q, *end;
+	size_t len;
+
+	if (size > 0)
+		out[0] = '\0';
+	if (in == NULL)
+		return UK_ERR_NOT_FOUND;
+	for (p = in; (len = blank_len(p)) > 0; p += len)
+		;
+	/* end: just past the last character that is not blank */
+	for (end = q = p; *q != '\0'; q += len) {
+		if ((len = blank_len(q)) > 0)
+			continue;
+		if ((len = utf8_len((const unsigned char *)q)) == 0)
+			return UK_ERR_INPUT;
+		end = q + len;
+	}
+	if (end == p)
+		return UK_ERR_NOT_FOUND;
+	for (q = p; q < end; q++)
+		if ((unsigned char)*q < 0x20 || *q == 0x7f)
+			return UK_ERR_INPUT;
+	if ((size_t)(end - p) >= size)
+		return UK_ERR_INPUT;
+	memcpy(out, p, (size_t)(end - p));
+	out[end - p] = '\0';
+	return 0;
+}
+
+/* Copies src into out (size bytes) with the bytes [head, len - tail) as
+ * '*'; a value not longer than head + tail is starred whole. */
+static void
+mask(const char *src, size_t head, size_t tail, char *out, size_t size)
+{
+	size_t n = src != NULL ? strlen(src) : 0, i;
+
+	if (size == 0)
+		return;
+	for (i = 0; i < n && i + 1 < size; i++)
+		out[i] = n > head + tail && (i < head || i >= n - tail) ? src[i]
+		                                                        : '*';
+	out[i] = '\0';
+}
+
+void
+gw_mask_resident_id(const char *id, char *out, size_t size)
+{
+	mask(id, 6, 4, out, size);
+}
+
+void
+gw_mask_phone(const char *phone, char *out, size_t size)
+{
+	mask(phone, 3, 4, out, size);
 }

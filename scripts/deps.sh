@@ -10,7 +10,7 @@ libjansson-dev libcmocka-dev libcurl4-openssl-dev curl libmicrohttpd-dev
 libp11-dev libp11-kit-dev libengine-pkcs11-openssl softhsm2 opensc
 libargon2-dev libqrencode-dev libpng-dev zbar-tools libpcsclite-dev pcscd pcsc-tools
 vsmartcard-vpcd vsmartcard-vpicc python3-virtualsmartcard python3-pycryptodome python3
-apache2-utils nginx chromium procps iproute2 util-linux
+apache2-utils nginx chromium fonts-noto-cjk procps iproute2 util-linux
 "
 
 missing=""

@@ -87,6 +87,21 @@ for t in tests/integration/*.sh; do
 	run_one "$t" sh "$t"
 done
 
+# Browser tests: playwright-core (node_modules/, `make node-modules`) driving
+# Debian's chromium against the demo system; a missing node, chromium or
+# node_modules is a failure, not a skip.
+browser_one() {
+	if ! command -v node >/dev/null 2>&1; then
+		echo "not ok 1 - node (nodejs) is missing: run scripts/deps.sh"
+		return 1
+	fi
+	node "$1"
+}
+for t in tests/browser/test_*.js; do
+	[ -f "$t" ] || continue
+	run_one "$t" browser_one "$t"
+done
+
 [ -n "$failed_names" ] && echo "failed:$failed_names"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -46,6 +46,8 @@ if [ "$CACHE" -gt 0 ]; then
 			proxy_cache_key \"\$http_cookie|\$request_method|\$uri\";
 			proxy_cache_valid 200 401 403 ${CACHE}s;
 			proxy_cache_lock on;
+			open_file_cache max=10000 inactive=20s;
+			open_file_cache_valid 1s;
 			proxy_ignore_headers Cache-Control Expires Set-Cookie Vary;"
 else
 	CACHE_CONF="proxy_no_cache 1; proxy_cache_bypass 1;"

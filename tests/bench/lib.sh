@@ -146,3 +146,49 @@ bench_medians() {
 	    "$(awk '{ print $2 }' "$1" | median)" \
 	    "$(awk '{ s += $3 } END { print s + 0 }' "$1")"
 }
+
+# nginx_proxy_start UP_PORT: Debian's nginx on a free port proxying
+# everything to 127.0.0.1:UP_PORT with kept-alive upstream connections and
+# no authentication (URL NGX); its pid joins PIDS. Returns 1 when nginx is
+# missing or does not start.
+nginx_proxy_start() {
+	_ng=${NGINX:-/usr/sbin/nginx}
+	[ -x "$_ng" ] || return 1
+	_np=$(ag_free_port)
+	mkdir -p "$T/ngx/tmp"
+	cat >"$T/ngx/nginx.conf" <<NGINX
+daemon off;
+worker_processes auto;
+pid $T/ngx/nginx.pid;
+error_log $T/ngx/error.log warn;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	client_body_temp_path $T/ngx/tmp/body;
+	proxy_temp_path $T/ngx/tmp/proxy;
+	fastcgi_temp_path $T/ngx/tmp/fastcgi;
+	uwsgi_temp_path $T/ngx/tmp/uwsgi;
+	scgi_temp_path $T/ngx/tmp/scgi;
+	upstream business { server 127.0.0.1:$1; keepalive 64; }
+	server {
+		listen 127.0.0.1:$_np;
+		location / {
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+			proxy_pass http://business;
+		}
+	}
+}
+NGINX
+	"$_ng" -p "$T/ngx" -c "$T/ngx/nginx.conf" -e "$T/ngx/error.log" \
+	    >"$T/ngx/out.log" 2>&1 &
+	PIDS="$! $PIDS"
+	NGX="http://127.0.0.1:$_np"
+	_i=0
+	until curl -s -o /dev/null "$NGX/"; do
+		_i=$((_i + 1))
+		[ $_i -lt 50 ] || return 1
+		sleep 0.1
+	done
+	return 0
+}

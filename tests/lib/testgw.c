@@ -16,8 +16,8 @@
 struct testgw_backend testgw_sqlite = { STORE_SQLITE };
 struct testgw_backend testgw_pg = { STORE_POSTGRES };
 
-const struct gw_actor testgw_counter = { "staff:clerk1", "F-2024-001", NULL,
-	NULL };
+const struct gw_actor testgw_counter = { .who = "staff:clerk1",
+	.form = "F-2024-001" };
 
 static char tmpdir[256]; /* this program's scratch directory */
 static char dbtag[32];   /* names its PostgreSQL databases */

@@ -65,11 +65,15 @@
   /*
    * A JSON request to url. Resolves to {status, json} (json null when the
    * answer was not JSON); rejects only when nothing was answered (network,
-   * CORS, or a browser that blocks the address).
+   * CORS, or a browser that blocks the address). signal: an AbortSignal,
+   * optional.
    */
-  async function request(method, url, body, headers) {
+  async function request(method, url, body, headers, signal) {
     const h = Object.assign({ 'Accept': 'application/json', 'Accept-Language': acceptLanguage() }, headers || {});
     const init = { method: method, headers: h, cache: 'no-store' };
+    if (signal) {
+      init.signal = signal;
+    }
     if (url.charAt(0) === '/') {
       init.credentials = 'same-origin';
     } else {

@@ -40,6 +40,9 @@
     'agent.remedy': ['启动 ukey-agent，然后运行 ukey-agent doctor', 'Start ukey-agent, then run ukey-agent doctor'],
     'agent.busy': ['UKey助手正在处理另一项操作（例如PIN码输入窗口），请完成后重试', 'The UKey agent is busy (e.g. its PIN window is open); finish that and retry'],
     'agent.module': ['UKey驱动模块无法加载', 'The UKey driver cannot be loaded'],
+    'agent.timeout': ['UKey助手或浏览器长时间没有应答（浏览器可能在等待您允许访问本机设备）。', 'The UKey agent or the browser did not answer in time (the browser may be waiting for you to allow access to local devices).'],
+    'agent.insecure': ['本页面不是通过 https 打开的，浏览器不允许它连接本机UKey助手：请使用中心公布的 https 地址登录。', 'This page was not opened over https, so the browser does not let it reach the local UKey agent: use the centre\'s https address.'],
+    'agent.failed': ['读取UKey证书列表时出错', 'Reading the UKey certificate list failed'],
     'scan.note': ['请使用已绑定的微信扫描二维码，并在手机上确认登录。', 'Scan the code with your bound WeChat and confirm on the phone.'],
     'scan.refresh': ['刷新二维码', 'New QR code'],
     'scan.waiting': ['请使用微信扫一扫', 'Scan with WeChat'],
@@ -55,12 +58,18 @@
     'pw.forgot': ['忘记密码？', 'Forgot the password?'],
     'pw.missing': ['请输入登录名和密码', 'Enter the login name and password'],
     'pw.tries': ['还可尝试 {0} 次', '{0} tries left'],
+    'pw.frozen': ['用户已暂时冻结', 'The user is frozen for today'],
     'pw.frozen_until': ['冻结至 {0}，请于次日再试，或通过“忘记密码”重置密码。', 'Frozen until {0}: try again tomorrow, or reset the password with "Forgot the password?".'],
     'foot.help': ['登录遇到问题？请记下错误代码和事件编号，联系服务热线。', 'Trouble logging in? Note the error code and event number and call the helpdesk.']
   });
 
   const $ = function (id) { return document.getElementById(id); };
-  const next = UK.safeNext(UK.param('next'), '/self');
+  /* Where to go after login: a safe ?next=, else by who logged in. */
+  const nextParam = UK.safeNext(UK.param('next'), null);
+  /* How long the agent may take to answer a listing; signing waits for the
+   * PIN window, so it may take minutes. */
+  const AGENT_LIST_MS = 10000;
+  const AGENT_SIGN_MS = 300000;
 
   /* --- the agent's address --- */
   function agentPort() {
@@ -142,12 +151,66 @@
     return ans.json;
   }
 
-  function loggedIn(json) {
+  /* The page for who logged in: staff to their console by role (counter
+   * first), operators to their self-service page. */
+  function homeOf(s) {
+    const roles = s && Array.isArray(s.roles) ? s.roles : [];
+    if (s && s.kind === 'staff') {
+      if (roles.indexOf('counter') >= 0) {
+        return '/counter';
+      }
+      if (roles.indexOf('helpdesk') >= 0) {
+        return '/helpdesk';
+      }
+    }
+    return '/self';
+  }
+
+  async function loggedIn(json) {
     if (json && json.mustChangePassword) {
       window.location.assign('/self?must=1#password');
       return;
     }
-    window.location.assign(next);
+    if (nextParam) {
+      window.location.assign(nextParam);
+      return;
+    }
+    let who = json && json.kind ? json : null;
+    if (!who) {
+      try {
+        const ans = await UK.request('GET', '/auth/session');
+        who = ans.status === 200 ? ans.json : null;
+      } catch (e) {
+        who = null;
+      }
+    }
+    window.location.assign(homeOf(who));
+  }
+
+  /*
+   * A request to the agent that gives up after ms: a browser that holds
+   * the request back (a local-network permission it never asks, a proxy)
+   * must not leave the page waiting for ever. Rejects like UK.request,
+   * with e.timeout set when it gave up.
+   */
+  async function agentCall(method, path, body, ms) {
+    const ctl = typeof AbortController !== 'undefined' ? new AbortController() : null;
+    let timedOut = false;
+    const timer = setTimeout(function () {
+      timedOut = true;
+      if (ctl) {
+        ctl.abort();
+      }
+    }, ms);
+    try {
+      return await UK.request(method, AGENT + path, body, null, ctl ? ctl.signal : undefined);
+    } catch (e) {
+      const err = new Error(timedOut ? 'timeout' : 'unreachable');
+      err.timeout = timedOut;
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /* --- UKey --- */
@@ -157,6 +220,9 @@
   let refreshTimer = 0;
   let downTimer = 0;
   let signing = false;
+  /* The certificate chosen (by the user, else the first one offered):
+   * chosen again when its key comes back after being pulled out. */
+  let wanted = null;
 
   /* "CN=张三,O=U1" (RFC 2253, escaped commas) -> {CN: ..., O: ...} */
   function dn(s) {
@@ -208,13 +274,19 @@
     }
   }
 
-  function agentDown() {
+  function agentDown(e) {
     const box = $('agent-msg');
-    UK.showError(box, { code: 'UK-4301', message: UK.t('agent.down'), remedy: UK.t('agent.remedy') },
-      [UK.t('agent.down1', agentPort()), UK.t('agent.down2'), UK.t('agent.down3'), UK.t('agent.down4')]);
+    const lines = [UK.t('agent.down1', agentPort()), UK.t('agent.down2'), UK.t('agent.down3'), UK.t('agent.down4')];
+    if (e && e.timeout) {
+      lines.unshift(UK.t('agent.timeout'));
+    }
+    if (!window.isSecureContext) {
+      lines.push(UK.t('agent.insecure'));
+    }
+    UK.showError(box, { code: 'UK-4301', message: UK.t('agent.down'), remedy: UK.t('agent.remedy') }, lines);
     const b = UK.el('button', 'secondary', UK.t('common.retry'));
     b.type = 'button';
-    b.addEventListener('click', agentRefresh);
+    b.addEventListener('click', function () { agentRefresh(); });
     box.appendChild(b);
     certs = [];
     renderCerts();
@@ -224,18 +296,45 @@
     }
   }
 
-  async function agentRefresh() {
+  /* Lists the agent's state and certificates; at most one listing at a
+   * time (a second request meanwhile runs once the first is done). */
+  let listing = null;
+  let listAgain = false;
+
+  function agentRefresh() {
+    if (listing) {
+      listAgain = true;
+      return listing;
+    }
+    listing = (async function () {
+      do {
+        listAgain = false;
+        try {
+          await agentList();
+        } catch (e) {
+          /* never leave the list at "loading" */
+          certs = [];
+          renderCerts();
+          UK.showError($('agent-msg'), { code: 'UK-1001', message: UK.t('agent.failed'), remedy: UK.t('agent.remedy') }, [String(e && e.message || e)]);
+        }
+      } while (listAgain);
+      listing = null;
+    })();
+    return listing;
+  }
+
+  async function agentList() {
     clearTimeout(downTimer);
     if (signing) {
       return;
     }
     let st, cs;
     try {
-      st = await UK.request('GET', AGENT + '/v1/status');
+      st = await agentCall('GET', '/v1/status', undefined, AGENT_LIST_MS);
     } catch (e) {
       agentState = null;
       closeEvents();
-      agentDown();
+      agentDown(e);
       return;
     }
     if (st.status !== 200 || !st.json) {
@@ -256,9 +355,11 @@
       UK.showInfo($('agent-msg'), UK.t('agent.busy'));
     }
     try {
-      cs = await UK.request('GET', AGENT + '/v1/certificates');
+      cs = await agentCall('GET', '/v1/certificates', undefined, AGENT_LIST_MS);
     } catch (e) {
-      agentDown();
+      agentState = null;
+      closeEvents();
+      agentDown(e);
       return;
     }
     if (cs.status !== 200 || !cs.json) {
@@ -290,10 +391,19 @@
 
   function renderCerts() {
     const list = $('cert-list');
-    const prev = (document.querySelector('input[name="cert"]:checked') || {}).value;
+    const checked = (document.querySelector('input[name="cert"]:checked') || {}).value;
+    const prev = wanted && certs.some(function (c) { return c.id === wanted; }) ? wanted : checked;
     list.textContent = '';
+    /* The PIN typed is for the key that was chosen: gone with it. */
+    if (checked && !certs.some(function (c) { return c.id === checked; })) {
+      $('pin').value = '';
+    }
     if (!certs.length) {
-      list.appendChild(UK.el('p', 'muted', agentState ? UK.t('cert.none') : ''));
+      if (agentState) {
+        const none = UK.el('p', 'msg msg-info', UK.t('cert.none'));
+        none.id = 'cert-none';
+        list.appendChild(none);
+      }
       $('cert-submit').disabled = true;
       return;
     }
@@ -334,6 +444,9 @@
     });
     if (chosen) {
       chosen.checked = true;
+      if (!wanted) {
+        wanted = chosen.value;
+      }
     }
     $('cert-submit').disabled = !chosen;
   }
@@ -385,7 +498,14 @@
     btn.disabled = true;
     btn.textContent = UK.t('login.busy');
     signing = true;
+    let done = false;
     try {
+      /* The agent runs one token operation at a time: let a listing that
+       * is under way (an insertion, a PIN-state event) end first, or the
+       * signature would be refused as busy. */
+      if (listing) {
+        await listing;
+      }
       const ch = await challenge();
       const req = { nonce: ch.nonce, certificate: chosen.value };
       if (wantPin) {
@@ -393,11 +513,11 @@
       }
       let tok;
       try {
-        tok = await UK.request('POST', AGENT + '/v1/authenticate', req);
+        tok = await agentCall('POST', '/v1/authenticate', req, AGENT_SIGN_MS);
       } catch (e) {
         pinEl.value = '';
         signing = false;
-        agentDown();
+        agentDown(e);
         return;
       }
       pinEl.value = '';
@@ -410,7 +530,8 @@
       const ans = await UK.request('POST', '/auth/cert', { token: tok.json, nonce: ch.nonce }, { 'X-CSRF-Token': ch.csrf });
       if (ans.status === 200) {
         UK.showInfo(errBox, UK.t('login.ok'), 'ok');
-        loggedIn(ans.json);
+        done = true;
+        await loggedIn(ans.json);
         return;
       }
       UK.showError(errBox, UK.errorOf(ans));
@@ -419,7 +540,7 @@
     } finally {
       signing = false;
       btn.textContent = UK.t('login.submit');
-      if (current === 'cert') {
+      if (current === 'cert' && !done) {
         agentRefresh(); /* the PIN state may have changed */
       }
     }
@@ -612,6 +733,10 @@
         extra.push(UK.t('pw.tries', err.triesLeft));
       }
       if (err.frozenUntil) {
+        /* the wrong password that froze the account says so too */
+        if (err.code !== 'UK-4103') {
+          extra.push(UK.t('pw.frozen'));
+        }
         extra.push(UK.t('pw.frozen_until', UK.when(err.frozenUntil)));
       }
       UK.showError(box, err, extra);
@@ -634,6 +759,11 @@
     });
     $('cert-form').addEventListener('submit', certLogin);
     $('cert-refresh').addEventListener('click', agentRefresh);
+    $('cert-list').addEventListener('change', function (ev) {
+      if (ev.target && ev.target.name === 'cert' && ev.target.checked) {
+        wanted = ev.target.value;
+      }
+    });
     $('qr-refresh').addEventListener('click', scanStart);
     $('pw-form').addEventListener('submit', pwLogin);
     document.addEventListener('uk-lang', function () {

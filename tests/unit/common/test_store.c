@@ -927,13 +927,16 @@ sync_setting(struct testgw_db *fx, struct store *st, char *buf, size_t len)
 
 /* The relaxed and group-commit write transactions: committed rows are seen
  * by another connection, rollback undoes, the connection is back to full
- * durability afterwards, store_tx_durable upgrades and checks its state. */
+ * durability for what follows (PostgreSQL at once; SQLite before the next
+ * durable write: a plain write transaction or a write outside one),
+ * store_tx_durable upgrades and checks its state. */
 static void
 test_tx_kinds(void **state)
 {
 	struct testgw_db *fx = *state;
 	struct store *a = open_ok(fx), *b = open_ok(fx);
 	const char *full = fx->kind == STORE_SQLITE ? "2" : "on";
+	const char *after = fx->kind == STORE_SQLITE ? "1" : "on";
 	char v[32];
 
 	assert_int_equal(store_tx_durable(a), UK_ERR_INTERNAL);
@@ -950,6 +953,10 @@ test_tx_kinds(void **state)
 	assert_int_equal(query_int(b, "SELECT count(*) FROM units WHERE id = ?",
 	                     "R1"),
 	    1);
+	sync_setting(fx, a, v, sizeof(v));
+	assert_string_equal(v, after);
+	/* a write outside a transaction is durable again */
+	add_unit(a, "A1");
 	sync_setting(fx, a, v, sizeof(v));
 	assert_string_equal(v, full);
 
@@ -974,7 +981,7 @@ test_tx_kinds(void **state)
 	                     "G1"),
 	    0);
 	sync_setting(fx, a, v, sizeof(v));
-	assert_string_equal(v, full);
+	assert_string_equal(v, after);
 	assert_int_equal(store_begin(a, STORE_TX_WRITE_GROUP), 0);
 	add_unit(a, "G1");
 	assert_int_equal(store_commit(a), 0);
@@ -994,13 +1001,15 @@ test_tx_kinds(void **state)
 	                     "R3"),
 	    0);
 	sync_setting(fx, a, v, sizeof(v));
-	assert_string_equal(v, full);
+	assert_string_equal(v, after);
 
-	/* the plain kinds still work after the others */
+	/* the plain kinds still work after the others, fully durable */
 	assert_int_equal(store_begin(a, STORE_TX_WRITE), 0);
+	sync_setting(fx, a, v, sizeof(v));
+	assert_string_equal(v, full);
 	add_unit(a, "W1");
 	assert_int_equal(store_commit(a), 0);
-	assert_int_equal(query_int(b, "SELECT count(*) FROM units", NULL), 4);
+	assert_int_equal(query_int(b, "SELECT count(*) FROM units", NULL), 5);
 	store_close(a);
 	store_close(b);
 }
@@ -1130,6 +1139,38 @@ test_stmt_reuse(void **state)
 	store_close(b);
 }
 
+/* SQLite: the commits checkpoint the WAL themselves (after the commit,
+ * not inside it), in transactions and outside them, so the WAL stays
+ * bounded under a steady stream of small writes. */
+static void
+test_sqlite_checkpoints(void **state)
+{
+	struct testgw_db *fx = *state;
+	struct store *st = open_ok(fx);
+	char path[1100], id[32];
+	struct stat sb;
+	int i;
+
+	for (i = 0; i < 3000; i++) {
+		snprintf(id, sizeof(id), "K%d", i);
+		if (i % 2 == 0) {
+			add_unit(st, id);
+			continue;
+		}
+		assert_int_equal(store_begin(st, STORE_TX_WRITE_RELAXED), 0);
+		add_unit(st, id);
+		assert_int_equal(store_commit(st), 0);
+	}
+	snprintf(path, sizeof(path), "%s-wal", fx->db.loc);
+	assert_int_equal(stat(path, &sb), 0);
+	/* 3000 commits of two or more pages each would be 24 MB or more;
+	 * checkpoints every 1000 frames let the WAL restart from the top */
+	assert_true(sb.st_size < 1100 * (4096 + 24) + 32);
+	assert_int_equal(query_int(st, "SELECT count(*) FROM units", NULL),
+	    3000);
+	store_close(st);
+}
+
 #define BOTH(f) TESTGW_BOTH_WITH(f, setup_db, testgw_teardown)
 
 int
@@ -1153,6 +1194,8 @@ main(void)
 		{ "pg_test_reconnect", test_pg_reconnect, setup_db,
 		    testgw_teardown, &testgw_pg },
 		{ "sqlite_test_file", test_sqlite_file, setup_db,
+		    testgw_teardown, &testgw_sqlite },
+		{ "sqlite_test_checkpoints", test_sqlite_checkpoints, setup_db,
 		    testgw_teardown, &testgw_sqlite },
 	};
 	int r;

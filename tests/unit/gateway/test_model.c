@@ -25,8 +25,8 @@
 /* Small Argon2 parameters: the tests hash many passwords. */
 static const struct gw_pwhash_params small = { 1, 64, 1 };
 
-static const struct gw_actor noform = { "staff:clerk1", NULL, NULL, NULL };
-static const struct gw_actor emptyform = { "staff:clerk1", "", NULL, NULL };
+static const struct gw_actor noform = { .who = "staff:clerk1" };
+static const struct gw_actor emptyform = { .who = "staff:clerk1", .form = "" };
 
 /* Checks the newest audit row. */
 static void
@@ -445,8 +445,9 @@ static void
 test_operator_password(void **state)
 {
 	struct testgw_db *fx = *state;
-	struct gw_actor self = { "operator:OP1", NULL, "10.0.0.1", "UA/1" };
-	struct gw_actor other = { "operator:op2", NULL, NULL, NULL };
+	struct gw_actor self = { .who = "operator:OP1", .ip = "10.0.0.1",
+		.user_agent = "UA/1" };
+	struct gw_actor other = { .who = "operator:op2" };
 	struct store_res *res = NULL;
 	struct secret *pw = secret_from("Newpass2024", 11);
 	struct secret *weak = secret_from("abcdefghij", 10);
@@ -556,7 +557,7 @@ static void
 test_openid(void **state)
 {
 	struct testgw_db *fx = *state;
-	struct gw_actor self = { "operator:op1", NULL, NULL, NULL };
+	struct gw_actor self = { .who = "operator:op1" };
 	struct gw_operator o;
 	int64_t id, id2;
 
