@@ -64,6 +64,7 @@ gw_scan_routes_new(const struct config *cfg, struct gw_scan_routes **out)
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return UK_ERR_NOMEM;
 	r->wait_s = (int)config_int(cfg, "scan", "wait");
+	gw_scan_set_ttl((int)config_int(cfg, "scan", "ticket_ttl"));
 	snprintf(r->scope, sizeof(r->scope), "%s",
 	    config_str(cfg, "scan", "scope"));
 	r->wc.appid = config_str(cfg, "wechat", "appid");
@@ -347,7 +348,7 @@ ticket_answer(struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq,
 	}
 	ret = gw_respond_json(s, c, rq, MHD_HTTP_OK,
 	    json_pack("{s:s,s:s,s:s,s:s,s:i,s:i}", "id", id, "url", url, "svg",
-	        svg, "png", b64, "expires_in", GW_SCAN_TTL, "interval",
+	        svg, "png", b64, "expires_in", gw_scan_ttl(), "interval",
 	        GW_SCAN_INTERVAL),
 	    hdrs);
 out:

@@ -345,6 +345,20 @@ out:
 	return r;
 }
 
+static int scan_ttl = GW_SCAN_TTL; /* written at start-up only */
+
+void
+gw_scan_set_ttl(int seconds)
+{
+	scan_ttl = seconds >= 30 && seconds <= 600 ? seconds : GW_SCAN_TTL;
+}
+
+int
+gw_scan_ttl(void)
+{
+	return scan_ttl;
+}
+
 int
 gw_scan_create(struct store *st, enum gw_scan_kind kind, int64_t bind_operator,
     const struct gw_scan_peer *browser, int64_t now,
@@ -386,7 +400,7 @@ gw_scan_create(struct store *st, enum gw_scan_kind kind, int64_t bind_operator,
 	         "state, created_at, expires_at, operator_id, requester_ip, "
 	         "requester_ua) VALUES (?, ?, ?, 'waiting', ?, ?, ?, ?, ?)",
 	         "tttiiitt", id_hash, kind_name(kind), bh, now,
-	         now + GW_SCAN_TTL,
+	         now + gw_scan_ttl(),
 	         kind == GW_SCAN_BIND ? bind_operator : (int64_t)0, ip, ua)) !=
 	        0 ||
 	    (r = audit(st, "scan.create", actor, id_hash, kind, NULL, NULL,

@@ -12,7 +12,7 @@
 struct store;
 
 #define GW_SCAN_ID_LEN 32     /* ticket id: 32 lowercase hex (128 bits) */
-#define GW_SCAN_TTL 120       /* seconds a ticket lives, whatever its state */
+#define GW_SCAN_TTL 120       /* default seconds a ticket lives ([scan] ticket_ttl) */
 #define GW_SCAN_INTERVAL 2    /* seconds between polls answered at once */
 #define GW_SCAN_STATE_TTL 600 /* seconds an OAuth state lives */
 
@@ -102,11 +102,16 @@ struct gw_scan_view {
 
 /*
  * Makes a ticket of kind for browser (its cookie, IP and user agent kept
- * for the confirm page): waiting, expiring at now + GW_SCAN_TTL; for
+ * for the confirm page): waiting, expiring at now + gw_scan_ttl(); for
  * GW_SCAN_BIND, bind_operator is the logged-in operator asking (must be
  * active: else UK_ERR_SCAN_OPERATOR_LEFT / UK_ERR_LOGIN_DISABLED), else 0.
  * Writes the fresh id (never stored) into id. Audited "scan.create".
  */
+/* How long new tickets live, seconds (30..600; default GW_SCAN_TTL), for
+ * the whole process: [scan] ticket_ttl. Set at start-up. */
+void gw_scan_set_ttl(int seconds);
+int gw_scan_ttl(void);
+
 int gw_scan_create(struct store *st, enum gw_scan_kind kind,
     int64_t bind_operator, const struct gw_scan_peer *browser, int64_t now,
     char id[GW_SCAN_ID_LEN + 1]);

@@ -182,7 +182,7 @@ test_lifecycle(void **state)
 	struct fixture *fx = *state;
 	struct gw_scan_view v;
 	enum gw_scan_state cur;
-	char id[GW_SCAN_ID_LEN + 1], ev[1024];
+	char id[GW_SCAN_ID_LEN + 1], id2[GW_SCAN_ID_LEN + 1], ev[1024];
 	int64_t op = 0;
 	int hold = -1, changed = -1;
 
@@ -202,6 +202,19 @@ test_lifecycle(void **state)
 	assert_int_equal(hold, 0);
 	assert_int_equal(v.state, GW_SCAN_WAITING);
 	assert_int_equal(v.expires_at, T0 + GW_SCAN_TTL);
+	/* [scan] ticket_ttl: the next tickets live that long; out of range
+	 * is the default */
+	gw_scan_set_ttl(45);
+	assert_int_equal(gw_scan_create(fx->g.st, GW_SCAN_LOGIN, 0, &browser,
+	                     T0, id2),
+	    0);
+	assert_int_equal(gw_scan_poll(fx->g.st, id2, browser.cookie, NULL, T0,
+	                     &v, &hold),
+	    0);
+	assert_int_equal(v.expires_at, T0 + 45);
+	gw_scan_set_ttl(5);
+	assert_int_equal(gw_scan_ttl(), GW_SCAN_TTL);
+	gw_scan_set_ttl(GW_SCAN_TTL);
 	/* the browser knows "waiting": held */
 	assert_int_equal(gw_scan_poll(fx->g.st, id, browser.cookie, "waiting",
 	                     T0 + 1, &v, &hold),
@@ -258,9 +271,9 @@ test_lifecycle(void **state)
 	assert_int_equal(cur, GW_SCAN_CLAIMED); /* claimed stays claimed */
 	scan_events(fx->g.st, ev, sizeof(ev));
 	assert_string_equal(ev,
-	    "scan.create/ok scan.scanned/ok scan.refused/UK-4208 "
-	    "scan.confirm/ok scan.refused/UK-4208 scan.claim/ok "
-	    "scan.refused/UK-4208");
+	    "scan.create/ok scan.create/ok scan.scanned/ok "
+	    "scan.refused/UK-4208 scan.confirm/ok scan.refused/UK-4208 "
+	    "scan.claim/ok scan.refused/UK-4208");
 	assert_int_equal(testgw_int_t(fx->g.st,
 	                     "SELECT count(*) FROM audit WHERE event = "
 	                     "'scan.scanned' AND ip = '198.51.100.7' AND "
