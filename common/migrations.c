@@ -186,6 +186,14 @@ static const char m6_sql[] =
     "CREATE INDEX audit_subject_lc ON audit (lower(subject), seq);\n"
     "CREATE INDEX audit_event ON audit (event, seq);\n";
 
+/*
+ * 7: unit ids are unique whatever their case (gateway/model_unit.c checks
+ * first, for a clear answer; this holds when two clerks register "x2" and
+ * "X2" at the same moment) and found in any case through the index.
+ */
+static const char m7_sql[] =
+    "CREATE UNIQUE INDEX units_id_lc ON units (lower(id));\n";
+
 static const struct store_migration migrations[] = {
 	{ 1, "units, ca, certs, audit", m1_sql, NULL },
 	{ 2, "operators, staff, bindings, sessions, challenges, limits", m2_sql,
@@ -194,6 +202,7 @@ static const struct store_migration migrations[] = {
 	{ 4, "sms outbox, reset codes and tokens", m4_sql, NULL },
 	{ 5, "scan tickets and WeChat OAuth states", m5_sql, NULL },
 	{ 6, "audit indexes for the helpdesk", m6_sql, NULL },
+	{ 7, "unit ids unique in any case", m7_sql, NULL },
 };
 
 const struct store_migration *

@@ -404,8 +404,8 @@ sq_maybe_checkpoint(struct sq *sq)
 	if (sq->wal_frames < SQ_CHECKPOINT_FRAMES)
 		return;
 	sq->wal_frames = 0;
-	(void)sqlite3_wal_checkpoint_v2(sq->db, NULL,
-	    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	(void)sqlite3_wal_checkpoint_v2(sq->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+	    NULL, NULL);
 }
 
 /* fsyncs the WAL through this connection's own handle of it (SQLite's
@@ -564,7 +564,8 @@ sq_open(struct store *st, const char *path)
 	 * of a read() each: every write of another connection empties this
 	 * connection's page cache, so a busy gateway reads often. Writes
 	 * still go through write(). */
-	(void)sq_pragma(st, db, "PRAGMA mmap_size=" SQ_MMAP_SIZE, NULL, NULL, 0);
+	(void)sq_pragma(st, db, "PRAGMA mmap_size=" SQ_MMAP_SIZE, NULL, NULL,
+	    0);
 	sq->group = sq_group_get(path);
 	sqlite3_wal_hook(db, sq_wal_hook, sq);
 	sq->db = db;
@@ -637,8 +638,10 @@ sq_begin(struct store *st, enum store_tx kind)
 	}
 	sq->kind = kind;
 	if (kind != STORE_TX_READ && sq_wlock(sq, deadline) != SQLITE_OK) {
-		store_set_error(st, "%s: another writer of this process held "
-		    "the database for %d ms", sql, SQ_BUSY_MS);
+		store_set_error(st,
+		    "%s: another writer of this process held "
+		    "the database for %d ms",
+		    sql, SQ_BUSY_MS);
 		return UK_ERR_STORE_BUSY;
 	}
 	/* The busy handler waits inside BEGIN IMMEDIATE; retry as well for
@@ -674,7 +677,8 @@ sq_commit(struct store *st)
 
 	if ((rc = sq_run(st, sq, "COMMIT")) == SQLITE_OK) {
 		sq_wunlock(sq);
-		r = sq->kind == STORE_TX_WRITE_GROUP ? sq_group_sync(st, sq) : 0;
+		r = sq->kind == STORE_TX_WRITE_GROUP ? sq_group_sync(st, sq)
+		                                     : 0;
 		sq_maybe_checkpoint(sq);
 		return r;
 	}

@@ -30,11 +30,14 @@
 /* Most rows a list prints. */
 #define ADMIN_LIST_MAX 1000
 
-/* One run of a command. */
+/* One run of a command: its options once parsed (for naming the one the
+ * model refused), and the form without the blanks at its ends. */
 struct ctx {
 	struct store *st;
 	const char *actor;
 	FILE *out, *err;
+	const struct args *args;
+	char form[GW_LOGIN_MAX + 1];
 };
 
 /* Every option any command takes; each command allows a subset. */
@@ -177,7 +180,8 @@ print_json(struct ctx *c, json_t *j)
 	return r;
 }
 
-/* The actor of a change, with the command's form. */
+/* The actor of a change, with the command's form trimmed (a blank or bad
+ * one as given: the model refuses it). */
 static struct gw_actor
 actor(struct ctx *c, const struct args *a)
 {
@@ -185,7 +189,9 @@ actor(struct ctx *c, const struct args *a)
 
 	memset(&ac, 0, sizeof(ac));
 	ac.who = c->actor;
-	ac.form = a->form;
+	ac.form = gw_text_clean(a->form, c->form, sizeof(c->form)) == 0
+	    ? c->form
+	    : a->form;
 	return ac;
 }
 
@@ -259,16 +265,49 @@ find_operator(struct ctx *c, const char *login, struct gw_operator *o)
 	return GW_ADMIN_OK;
 }
 
-/* Reports the outcome of a model call. */
+/* The free-text option (form, name) of a, checked as the model checks it,
+ * that is blank or bad: its name and *why; NULL when both are fine. */
+static const char *
+refused_option(const struct args *a, const char **why)
+{
+	char buf[GW_NAME_MAX + 1];
+	int r;
+
+	if (a == NULL)
+		return NULL;
+	if (a->form != NULL &&
+	    (r = gw_text_clean(a->form, buf, GW_LOGIN_MAX + 1)) != 0) {
+		*why = r == UK_ERR_NOT_FOUND ? "is blank"
+		                             : "has a control character, is "
+		                               "not UTF-8 or is too long";
+		return "form";
+	}
+	if (a->name != NULL &&
+	    (r = gw_text_clean(a->name, buf, sizeof(buf))) != 0) {
+		*why = r == UK_ERR_NOT_FOUND ? "is blank"
+		                             : "has a control character, is "
+		                               "not UTF-8 or is too long";
+		return "name";
+	}
+	return NULL;
+}
+
+/* Reports the outcome of a model call; a refusal of the form or a name
+ * names the option. */
 static int
 done(struct ctx *c, int r, const char *what)
 {
+	const char *opt, *why;
+
 	if (r == 0) {
 		fprintf(c->out, "%s\n", what);
 		return GW_ADMIN_OK;
 	}
 	if (r >= 1200 && r < 1300)
 		return fail(c, r, "%s", store_last_error(c->st));
+	if ((r == UK_ERR_ADMIN_INVALID || r == UK_ERR_ADMIN_FORM_REQUIRED) &&
+	    (opt = refused_option(c->args, &why)) != NULL)
+		return fail(c, r, "--%s %s", opt, why);
 	return fail(c, r, NULL);
 }
 
@@ -500,6 +539,7 @@ static int
 unit_mark(struct ctx *c, struct args *a, int which)
 {
 	struct gw_actor ac = actor(c, a);
+	const char *why;
 	char msg[512];
 	int r;
 
@@ -513,7 +553,8 @@ unit_mark(struct ctx *c, struct args *a, int which)
 		    "unit %s: sign the agreement (unit agreement) "
 		    "before the authorisation",
 		    a->pos[0]);
-	if (r == UK_ERR_ADMIN_INVALID && unit_acts[which].fn == gw_unit_close)
+	if (r == UK_ERR_ADMIN_INVALID && unit_acts[which].fn == gw_unit_close &&
+	    refused_option(a, &why) == NULL)
 		return fail(c, r, "unit %s is closed already", a->pos[0]);
 	return done(c, r, msg);
 }
@@ -685,6 +726,7 @@ operator_status(struct ctx *c, struct args *a, int disable)
 {
 	struct gw_actor ac = actor(c, a);
 	struct gw_operator o;
+	const char *why;
 	char msg[512];
 	int r;
 
@@ -692,7 +734,7 @@ operator_status(struct ctx *c, struct args *a, int disable)
 		return r;
 	r = disable ? gw_operator_disable(c->st, &ac, o.id)
 	            : gw_operator_enable(c->st, &ac, o.id);
-	if (r == UK_ERR_ADMIN_INVALID)
+	if (r == UK_ERR_ADMIN_INVALID && refused_option(a, &why) == NULL)
 		return fail(c, r, "operator %s is %s already", o.login,
 		    disable ? "disabled" : "active");
 	if (r == UK_ERR_ADMIN_OPERATOR_LEFT)
@@ -1120,7 +1162,7 @@ int
 gw_admin_main(struct store *st, const char *actor_name, int argc, char **argv,
     FILE *out, FILE *err)
 {
-	struct ctx c = { st, actor_name, out, err };
+	struct ctx c = { st, actor_name, out, err, NULL, "" };
 	const struct cmd *cmd = NULL;
 	struct args a;
 	size_t i;
@@ -1169,6 +1211,7 @@ gw_admin_main(struct store *st, const char *actor_name, int argc, char **argv,
 		r = fail(&c, UK_ERR_INTERNAL, "no store");
 		goto out;
 	}
+	c.args = &a;
 	if ((r = cmd->fn(&c, &a)) < 0) {
 		fail(&c, UK_ERR_USAGE, "%s",
 		    a.temporary ? "--temporary needs --password-fd"

@@ -133,7 +133,8 @@ const struct cfg_key gw_config_schema[] = {
 	{ "counter", "ca_pass_file", CFG_STRING, NULL, 0, 0, NULL, 0,
 	    "file holding the passphrase of the CA key file (read at start)" },
 	{ "counter", "ca_config", CFG_STRING, NULL, 0, 0, NULL, 0,
-	    "ukey-ca's configuration file ([ca]: validity, CRL and OCSP URLs)" },
+	    "ukey-ca's configuration file ([ca]: validity, CRL and OCSP "
+	    "URLs)" },
 	{ NULL, NULL, 0, NULL, 0, 0, NULL, 0, NULL },
 };
 

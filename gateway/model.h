@@ -22,8 +22,8 @@ struct store;
  * must roll back when a change fails. Names and the form are free text
  * (gw_text_clean): stored and audited without the blanks at their ends.
  * Errors: UK_ERR_ADMIN_FORM_REQUIRED (no form, or a blank one, where one is
- * required: agreement, authorisation and its revocation, and every operator
- * change but bind_openid), UK_ERR_ADMIN_INVALID (bad USCC, resident ID,
+ * required: a unit's registration, agreement, authorisation and its
+ * revocation, and every operator change but bind_openid), UK_ERR_ADMIN_INVALID (bad USCC, resident ID,
  * login, phone or roles; a blank name; a form or name with a control
  * character or too long), UK_ERR_ADMIN_LOGIN_TAKEN
  * (operators, staff), UK_ERR_EXISTS (a unit id or USCC already registered),

@@ -266,7 +266,9 @@ gw_unit_add(struct store *st, const struct gw_actor *a, const char *id,
 	char code[19];
 	int r;
 
-	if ((r = gw_model_actor(a, 0)) != 0)
+	/* registered at the counter on an application form, as the console
+	 * and the command line both require */
+	if ((r = gw_model_actor(a, 1)) != 0)
 		return r;
 	memset(&u, 0, sizeof(u));
 	u.id = id;

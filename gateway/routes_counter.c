@@ -200,8 +200,7 @@ done(struct gw_console *k, struct in *in, json_t *body)
  * when it is blank; UK_ERR_ADMIN_INVALID when it has a NUL or a control
  * character, is not UTF-8 or is longer than max bytes. */
 static int
-text(struct gw_console *k, const char *key, size_t max, char *out,
-    size_t size)
+text(struct gw_console *k, const char *key, size_t max, char *out, size_t size)
 {
 	json_t *v = json_object_get(k->body, key);
 	int r;
@@ -213,8 +212,8 @@ text(struct gw_console *k, const char *key, size_t max, char *out,
 		return UK_ERR_INPUT;
 	if (strlen(json_string_value(v)) != json_string_length(v))
 		return UK_ERR_ADMIN_INVALID;
-	r = gw_text_clean(json_string_value(v), out, max + 1 < size ? max + 1
-	                                                             : size);
+	r = gw_text_clean(json_string_value(v), out,
+	    max + 1 < size ? max + 1 : size);
 	if (r == UK_ERR_NOT_FOUND)
 		return UK_ERR_ADMIN_FORM_REQUIRED;
 	return r == 0 ? 0 : UK_ERR_ADMIN_INVALID;

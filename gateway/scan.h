@@ -11,8 +11,8 @@
 
 struct store;
 
-#define GW_SCAN_ID_LEN 32     /* ticket id: 32 lowercase hex (128 bits) */
-#define GW_SCAN_TTL 120       /* default seconds a ticket lives ([scan] ticket_ttl) */
+#define GW_SCAN_ID_LEN 32 /* ticket id: 32 lowercase hex (128 bits) */
+#define GW_SCAN_TTL 120 /* default seconds a ticket lives ([scan] ticket_ttl) */
 #define GW_SCAN_INTERVAL 2    /* seconds between polls answered at once */
 #define GW_SCAN_STATE_TTL 600 /* seconds an OAuth state lives */
 

@@ -291,6 +291,7 @@ code_key = $(openssl rand -hex 32)
 [counter]
 enabled = true
 ca_pass_file = $D/ca.pass
+ca_config = $D/ca.conf
 EOF
 "$GW_BIN" -c "$D/gateway.conf" check-config >/dev/null 2>"$D/check.err" || {
 	cat "$D/check.err" >&2

@@ -76,14 +76,31 @@ backend() {
 	check_match "$n: ... with UK-4605" "UK-4605" "$(cat "$T/uu.err")"
 	run ud admin unit add --id u1 --name x --form F
 	check_eq "$n: duplicate unit id (other case) refused" 1 "$RC"
+	# blank text: a blank form is no form, a blank name a bad one
+	run bn admin unit add --id U3 --name "   " --form "  "
+	check_eq "$n: unit add with a blank name and form refused" 1 "$RC"
+	check_match "$n: ... UK-4604, naming --form" "UK-4604.*--form is blank" "$(cat "$T/bn.err")"
+	run bn2 admin unit add --id U3 --name " 　 " --form F-9
+	check_match "$n: a name of spaces and U+3000: UK-4605, naming --name" \
+	    "UK-4605.*--name is blank" "$(cat "$T/bn2.err")"
+	run bn3 admin unit add --id U3 --name x --form "$(printf 'F\nX')"
+	check_match "$n: a form with a newline: UK-4605, naming --form" \
+	    "UK-4605.*--form has a control character" "$(cat "$T/bn3.err")"
+	check_eq "$n: ... none registered" 0 "$(sql "SELECT count(*) FROM units WHERE id = 'U3'")"
+	run un admin unit show u1 --json
+	check_eq "$n: unit show u1: U1 (ids are unique in any case)" "0 U1" "$RC $(jget "$T/un.out" id)"
+	run un2 admin unit show u9
+	check_match "$n: unit show u9: UK-4601" "UK-4601" "$(cat "$T/un2.err")"
 
 	run an admin unit authorize U2 --form F-3
 	check_eq "$n: authorise before the agreement refused" 1 "$RC"
 	check_match "$n: ... with UK-5003" "UK-5003.*agreement" "$(cat "$T/an.err")"
 	run ag admin unit agreement U1
 	check_eq "$n: agreement without form refused" 2 "$RC"
-	run ag admin unit agreement U1 --form F-10
-	check_eq "$n: agreement" 0 "$RC"
+	run ag admin unit agreement u1 --form " F-10　"
+	check_eq "$n: agreement (unit typed u1, form padded)" 0 "$RC"
+	check_eq "$n: ... the form stored and audited trimmed" "F-10 1" \
+	    "$(sql "SELECT agreement_form FROM units WHERE id = 'U1'") $(sql "SELECT count(*) FROM audit WHERE event = 'admin.unit.agreement' AND subject = 'unit:U1' AND detail LIKE '%\"form\":\"F-10\"%'")"
 	run au admin unit authorize U1 --form F-11
 	check_eq "$n: authorise" 0 "$RC"
 	run ux admin unit authorize NOPE --form F-11
@@ -114,15 +131,19 @@ backend() {
 	check_match "$n: weak password: UK-4110" "UK-4110" "$(cat "$T/oe.err")"
 	run of admin operator add --login lisi --unit U1 --name x --password Passw0rd2024 --form F
 	check_eq "$n: no password option on the command line" 2 "$RC"
-	run og admin operator add --login lisi --unit U1 --name 李四 --roles checker --form F-22
-	check_eq "$n: second operator" 0 "$RC"
+	run oh admin operator add --login lisi --unit U1 --name "　" --roles checker --form F-22
+	check_match "$n: operator add with a blank name: UK-4605, naming --name" \
+	    "UK-4605.*--name is blank" "$(cat "$T/oh.err")"
+	run og admin operator add --login lisi --unit u1 --name 李四 --roles checker --form F-22
+	check_eq "$n: second operator (unit typed u1)" 0 "$RC"
+	check_eq "$n: ... in U1" U1 "$(sql "SELECT unit_id FROM operators WHERE login = 'lisi'")"
 
 	run os admin operator show zhangsan --json
 	check_eq "$n: operator show (any case): roles" "maker checker" "$(jget "$T/os.out" roles)"
 	check_eq "$n: ... temporary password" "True" "$(jget "$T/os.out" password_temporary)"
 	run os2 admin operator show 11010519491231002x --json
 	check_eq "$n: operator show by resident ID" "ZhangSan" "$(jget "$T/os2.out" login)"
-	run ol admin operator list --unit U1 --query li --json
+	run ol admin operator list --unit u1 --query li --json
 	check_eq "$n: operator list --unit --query" "lisi" "$(jget "$T/ol.out" 0.login)"
 
 	run cc admin operator change lisi --phone 13900139000 --roles "maker admin" --form F-23
@@ -199,6 +220,8 @@ backend() {
 	check_match "$n: staff login taken: UK-4603" "UK-4603" "$(cat "$T/sb.err")"
 	run sc admin staff add --login c2 --name x --roles maker
 	check_match "$n: staff role unknown: UK-4605" "UK-4605" "$(cat "$T/sc.err")"
+	run sd admin staff add --login c3 --name "  " --roles counter
+	check_match "$n: staff with a blank name: UK-4605, naming --name" "UK-4605.*--name is blank" "$(cat "$T/sd.err")"
 	run sl admin staff list --json
 	check_eq "$n: staff list" "counter helpdesk" "$(jget "$T/sl.out" 0.roles)"
 	check_eq "$n: the staff certificate is bound" "1" \

@@ -177,12 +177,31 @@ refusal "unit/add with a bad USCC" 400 UK-4605 counter.unit.add
 check_eq "... the field named" uscc "$(j 'j["error"]["field"]')"
 ST=$(post "$T/jar.c" unit/add '{"form":"F-1","id":"U1","name":"一号单位","colour":"red"}')
 refusal "unit/add with an unknown member" 400 UK-1006 counter.unit.add
-ST=$(post "$T/jar.c" unit/add '{"form":"F-1","id":"U1","name":"一号单位","uscc":"91350100M000100Y43"}')
+# blank is missing: ASCII spaces, the full-width space (U+3000)
+for blank in '"  "' '"\u3000 "'; do
+	ST=$(post "$T/jar.c" unit/add "{\"form\":$blank,\"id\":\"X1\",\"name\":\"x\"}")
+	refusal "unit/add with the form $blank" 400 UK-4604 counter.unit.add
+	check_eq "... the field named" form "$(j 'j["error"]["field"]')"
+	ST=$(post "$T/jar.c" unit/add "{\"form\":\"F-1\",\"id\":\"X1\",\"name\":$blank}")
+	refusal "unit/add with the name $blank" 400 UK-4605 counter.unit.add
+	check_eq "... the field named" name "$(j 'j["error"]["field"]')"
+done
+ST=$(post "$T/jar.c" unit/add '{"form":"F\nX","id":"X1","name":"x"}')
+refusal "unit/add with a control character in the form" 400 UK-4605 counter.unit.add
+check_eq "... the field named" form "$(j 'j["error"]["field"]')"
+check_eq "... nothing registered, no row with a blank form" "0 0" \
+    "$(gw_sql "SELECT count(*) FROM units WHERE lower(id) = 'x1'") $(gw_sql "SELECT count(*) FROM audit WHERE event = 'admin.unit.add'")"
+ST=$(post "$T/jar.c" unit/add '{"form":" F-1\u3000","id":"U1","name":"  一号单位 ","uscc":"91350100M000100Y43"}')
 check_eq "unit/add U1 (F-1): 200" 200 "$ST"
 check_match "... with its event number" '^[0-9A-F]{32}$' "$(j 'j["event"]')"
-check_eq "... the event is the admin.unit.add row with the form" \
+check_eq "... the event is the admin.unit.add row with the form, trimmed" \
     "admin.unit.add|staff:clerk1|unit:U1" \
-    "$(gw_sql "SELECT event, actor, subject FROM audit WHERE event_id = '$(j 'j["event"]')' AND detail LIKE '%F-1%'")"
+    "$(gw_sql "SELECT event, actor, subject FROM audit WHERE event_id = '$(j 'j["event"]')' AND detail LIKE '%\"form\":\"F-1\"%'")"
+check_eq "... the name stored trimmed" "一号单位" "$(gw_sql "SELECT name FROM units WHERE id = 'U1'")"
+ST=$(post "$T/jar.c" unit/add '{"form":"F-1","id":"u1","name":"x"}')
+refusal "unit/add u1 when U1 exists" 409 UK-1008 counter.unit.add
+ST=$(get "$T/jar.c" "unit?id=u1")
+check_eq "unit?id=u1 finds U1, as the uniqueness ignores case" "200 U1" "$ST $(j 'j["unit"]["id"]')"
 ST=$(post "$T/jar.c" unit/authorize '{"form":"F-2","id":"U1"}')
 refusal "authorise before the agreement" 403 UK-5003 counter.unit.authorize
 ST=$(post "$T/jar.c" unit/agreement '{"form":"F-3","id":"U1"}')
@@ -195,8 +214,14 @@ refusal "agreement of an unknown unit" 404 UK-4601 counter.unit.agreement
 # --- 3. operators ---
 ST=$(post "$T/jar.c" operator/add '{"form":"F-10","unit":"U1","login":"alice","name":"张三","residentId":"11010519491231002X","phone":"13800138000","roles":"maker checker"}')
 check_eq "operator/add alice (F-10)" 200 "$ST"
-ST=$(post "$T/jar.c" operator/add '{"form":"F-11","unit":"U1","login":"bob","name":"李四","roles":"checker"}')
-check_eq "operator/add bob without phone (F-11)" 200 "$ST"
+ST=$(post "$T/jar.c" operator/add '{"form":"F-11","unit":"U1","login":"bob","name":"   ","roles":"checker"}')
+refusal "operator/add with a blank name" 400 UK-4605 counter.operator.add
+check_eq "... the field named" name "$(j 'j["error"]["field"]')"
+ST=$(post "$T/jar.c" operator/add '{"form":"\u3000","unit":"U1","login":"bob","name":"李四","roles":"checker"}')
+refusal "operator/add with a blank form" 400 UK-4604 counter.operator.add
+ST=$(post "$T/jar.c" operator/add '{"form":"F-11","unit":"u1","login":"bob","name":"李四","roles":"checker"}')
+check_eq "operator/add bob without phone, unit typed u1 (F-11)" 200 "$ST"
+check_eq "... in unit U1 as the unit spells it" U1 "$(gw_sql "SELECT unit_id FROM operators WHERE login = 'bob'")"
 ST=$(post "$T/jar.c" operator/add '{"form":"F-12","unit":"U1","login":"ALICE","name":"x"}')
 refusal "the same login in another case" 409 UK-4603 counter.operator.add
 ST=$(post "$T/jar.c" operator/add '{"form":"F-12","unit":"U1","login":"carol","name":"x","phone":"2380013800"}')
@@ -205,8 +230,13 @@ check_eq "... the field named" phone "$(j 'j["error"]["field"]')"
 ST=$(post "$T/jar.c" operator/change '{"form":"F-13","login":"bob","phone":"13900139000","roles":"maker checker"}')
 check_eq "operator/change bob (F-13)" 200 "$ST"
 ST=$(get "$T/jar.c" "search?q=%E5%BC%A0")
-check_eq "search 张: alice, masked" "200 alice 1101**********002X 138****8000" \
+check_eq "search 张: alice, masked as the helpdesk masks" "200 alice 110105********002X 138****8000" \
     "$ST $(j 'j["operators"][0]["login"]') $(j 'j["operators"][0]["residentId"]') $(j 'j["operators"][0]["phone"]')"
+for q in %20 %E3%80%80 %20%09 a%0Ab; do
+	ST=$(get "$T/jar.c" "search?q=$q")
+	refusal "search?q=$q (blank or a control character)" 400 UK-1006 counter.search
+	check_eq "... the field named" q "$(j 'j["error"]["field"]')"
+done
 ST=$(get "$T/jar.c" "operator?login=11010519491231002x")
 check_eq "operator by resident ID: alice, full phone, no password" \
     "200 alice 13800138000 none" \

@@ -177,6 +177,8 @@ hd "$T/hd" "search?q=UK-5002" >/dev/null
 check_match "search by an error code explains it" '网厅用户授权' \
     "$(gw_json "$T/body" 'j["code"]["remedy"]["zh"]')"
 check_eq "an empty search: 400 UK-1006" "400 UK-1006" "$(hd "$T/hd" "search?q=%20") $(gw_code)"
+check_eq "a search of full-width spaces (U+3000): 400 UK-1006" "400 UK-1006" \
+    "$(hd "$T/hd" "search?q=%E3%80%80%20%E3%80%80") $(gw_code)"
 # the query parameter: percent-decoded once, well-formed UTF-8, no controls
 for q in %FF %C0%AF %ED%A0%80 %E7%8E a%00b a%0Ab %4 %zz \
     "$(printf 'a%.0s' $(seq 1 101))"; do
@@ -251,6 +253,14 @@ check_eq "every search and view is in the audit trail" 9 \
     "$(nrows "event IN ('helpdesk.search', 'helpdesk.view') AND actor = 'staff:hd1'")"
 check_eq "the refusals of other staff and operators too" 2 \
     "$(nrows "event = 'console.refused' AND result IN ('UK-5006', 'UK-5008')")"
+
+# --- a unit id typed in another case: the unit as registered ---
+check "operator LiLei added with the unit typed u1" adm operator add \
+    --login LiLei --unit u1 --name " 李雷 " --form F-5
+check_eq "... in U1, the name trimmed" "U1|李雷" \
+    "$(gw_sql "SELECT unit_id, name FROM operators WHERE login = 'LiLei'")"
+check_eq "the helpdesk's view of LiLei: his unit, authorised" "200 U1 True" \
+    "$(hd "$T/hd" "operator?login=lilei") $(gw_json "$T/body" '"%s %s" % (j["unit"]["id"], j["unit"]["authorised"])')"
 check "the audit chain is intact" gw_admin audit verify
 
 echo "1..$T_N"

@@ -49,6 +49,13 @@
     if (title) {
       document.title = t(title.content) + ' - ' + t('app.title');
     }
+    /* the switch names the other language, in that language, on every
+     * page (whether or not its button carries data-i18n) */
+    const sw = document.getElementById('lang-switch');
+    if (sw) {
+      sw.textContent = t('lang.switch');
+      sw.lang = lang === 'en' ? 'zh-CN' : 'en';
+    }
   }
 
   function setLang(l) {

@@ -356,6 +356,11 @@ test_unique(void **state)
 	    "INSERT INTO units (id, name, created_at) VALUES (?, ?, ?)", "tti",
 	    "U1", "again", (int64_t)1);
 	assert_int_equal(r, UK_ERR_EXISTS);
+	/* unit ids are unique in any case (migration 7) */
+	r = store_exec(st, NULL,
+	    "INSERT INTO units (id, name, created_at) VALUES (?, ?, ?)", "tti",
+	    "u1", "again", (int64_t)1);
+	assert_int_equal(r, UK_ERR_EXISTS);
 	assert_int_equal(add_cert(st, "U1", "0A"), 0);
 	assert_int_equal(add_cert(st, "U1", "0A"), UK_ERR_EXISTS);
 	/* sha256 UNIQUE, another serial */

@@ -445,7 +445,8 @@ static void
 test_operator_password(void **state)
 {
 	struct testgw_db *fx = *state;
-	struct gw_actor self = { .who = "operator:OP1", .ip = "10.0.0.1",
+	struct gw_actor self = { .who = "operator:OP1",
+		.ip = "10.0.0.1",
 		.user_agent = "UA/1" };
 	struct gw_actor other = { .who = "operator:op2" };
 	struct store_res *res = NULL;
@@ -790,6 +791,130 @@ test_bindings(void **state)
 	assert_int_equal(audit_verify_chain(fx->st, NULL), 0);
 }
 
+/* Free text (names, forms) is stored and audited without the blanks at its
+ * ends; a form of blanks is no form (UK-4604), a blank name a bad one
+ * (UK-4605), a form with a control character a bad form (UK-4605); unit
+ * ids are found in any case, as they are unique in any case. */
+static void
+test_text_and_case(void **state)
+{
+	static const struct gw_actor blankform = { .who = "staff:clerk1",
+		.form = " \xe3\x80\x80 " };
+	static const struct gw_actor ctlform = { .who = "staff:clerk1",
+		.form = "F\nX" };
+	static const struct gw_actor padform = { .who = "staff:clerk1",
+		.form = "  F-7\xe3\x80\x80" };
+	struct testgw_db *fx = *state;
+	struct gw_operator_new op = { "lisi", "u1", "   ", NULL, NULL, "maker",
+		NULL, 0 };
+	struct gw_operator o, *v = NULL;
+	struct gw_staff sf;
+	struct gw_unit u;
+	int64_t audits, id = 0;
+	size_t n = 0;
+
+	audits = testgw_int(fx->st, "SELECT count(*) FROM audit");
+	assert_int_equal(gw_unit_add(fx->st, &blankform, "U1", "单位", NULL),
+	    UK_ERR_ADMIN_FORM_REQUIRED);
+	assert_int_equal(gw_unit_add(fx->st, &noform, "U1", "单位", NULL),
+	    UK_ERR_ADMIN_FORM_REQUIRED);
+	assert_int_equal(gw_unit_add(fx->st, &ctlform, "U1", "单位", NULL),
+	    UK_ERR_ADMIN_INVALID);
+	assert_int_equal(gw_unit_add(fx->st, &testgw_counter, "U1", "   ",
+	                     NULL),
+	    UK_ERR_ADMIN_INVALID);
+	assert_int_equal(gw_unit_add(fx->st, &testgw_counter, "U1",
+	                     "\xe3\x80\x80\xe3\x80\x80", NULL),
+	    UK_ERR_ADMIN_INVALID);
+	assert_int_equal(gw_unit_add(fx->st, &testgw_counter, "U1", "单\n位",
+	                     NULL),
+	    UK_ERR_ADMIN_INVALID);
+	assert_int_equal(gw_unit_add(fx->st, &testgw_counter, "U1", NULL, NULL),
+	    UK_ERR_ADMIN_INVALID);
+	assert_int_equal(testgw_int(fx->st, "SELECT count(*) FROM units"), 0);
+	assert_int_equal(testgw_int(fx->st, "SELECT count(*) FROM audit"),
+	    audits);
+
+	/* trimmed; a blank USCC is none */
+	assert_int_equal(gw_unit_add(fx->st, &padform, "U1",
+	                     "  一号单位\xe3\x80\x80", "  "),
+	    0);
+	last_audit(fx->st, "admin.unit.add", "staff:clerk1", "unit:U1",
+	    "{\"form\":\"F-7\",\"name\":\"一号单位\"}");
+	assert_int_equal(gw_unit_get(fx->st, "U1", &u), 0);
+	assert_string_equal(u.name, "一号单位");
+	assert_string_equal(u.uscc, "");
+
+	/* any case finds the unit, its own spelling answers */
+	memset(&u, 0, sizeof(u));
+	assert_int_equal(gw_unit_get(fx->st, "u1", &u), 0);
+	assert_string_equal(u.id, "U1");
+	assert_int_equal(gw_unit_get(fx->st, "u2", &u), UK_ERR_NOT_FOUND);
+	assert_int_equal(gw_unit_agreement(fx->st, &blankform, "u1"),
+	    UK_ERR_ADMIN_FORM_REQUIRED);
+	assert_int_equal(gw_unit_agreement(fx->st, &ctlform, "u1"),
+	    UK_ERR_ADMIN_INVALID);
+	assert_int_equal(gw_unit_agreement(fx->st, &padform, "u1"), 0);
+	last_audit(fx->st, "admin.unit.agreement", "staff:clerk1", "unit:U1",
+	    "{\"form\":\"F-7\"}");
+	assert_int_equal(gw_unit_get(fx->st, "U1", &u), 0);
+	assert_string_equal(u.agreement_form, "F-7");
+	assert_int_equal(gw_unit_authorize(fx->st, &testgw_counter, "u1"), 0);
+	assert_int_equal(gw_unit_agreement(fx->st, &testgw_counter, "u9"),
+	    UK_ERR_ADMIN_UNIT_UNKNOWN);
+
+	/* operators: a blank name refused; the rest trimmed, the unit in its
+	 * own spelling */
+	assert_int_equal(gw_operator_add(fx->st, &testgw_counter, &op, &id),
+	    UK_ERR_ADMIN_INVALID);
+	op.name = "\xe3\x80\x80";
+	assert_int_equal(gw_operator_add(fx->st, &testgw_counter, &op, &id),
+	    UK_ERR_ADMIN_INVALID);
+	op.name = " 李四 ";
+	assert_int_equal(gw_operator_add(fx->st, &blankform, &op, &id),
+	    UK_ERR_ADMIN_FORM_REQUIRED);
+	op.resident_id = " 11010519491231002x ";
+	op.phone = "13900139000 ";
+	assert_int_equal(gw_operator_add(fx->st, &padform, &op, &id), 0);
+	last_audit(fx->st, "admin.operator.add", "staff:clerk1",
+	    "operator:lisi", "{\"form\":\"F-7\",\"unit\":\"U1\"}");
+	assert_int_equal(gw_operator_get(fx->st, id, &o), 0);
+	assert_string_equal(o.name, "李四");
+	assert_string_equal(o.unit, "U1");
+	assert_string_equal(o.resident_id, "11010519491231002X");
+	assert_string_equal(o.phone, "13900139000");
+	assert_int_equal(gw_operator_list(fx->st, "u1", NULL, 10, &v, &n), 0);
+	assert_int_equal(n, 1);
+	free(v);
+
+	assert_int_equal(gw_operator_change(fx->st, &testgw_counter, id, "  ",
+	                     NULL, NULL),
+	    UK_ERR_ADMIN_INVALID);
+	assert_int_equal(gw_operator_change(fx->st, &ctlform, id, "李五", NULL,
+	                     NULL),
+	    UK_ERR_ADMIN_INVALID);
+	assert_int_equal(gw_operator_change(fx->st, &blankform, id, "李五",
+	                     NULL, NULL),
+	    UK_ERR_ADMIN_FORM_REQUIRED);
+	assert_int_equal(gw_operator_change(fx->st, &testgw_counter, id,
+	                     " 李 五\xe3\x80\x80", " ", NULL),
+	    0);
+	assert_int_equal(gw_operator_get(fx->st, id, &o), 0);
+	assert_string_equal(o.name, "李 五");
+	assert_string_equal(o.phone, "");
+
+	/* staff */
+	assert_int_equal(gw_staff_add(fx->st, &noform, "c9", "  ", "counter",
+	                     NULL),
+	    UK_ERR_ADMIN_INVALID);
+	assert_int_equal(gw_staff_add(fx->st, &noform, "c9", " 王五 ",
+	                     "counter", &id),
+	    0);
+	assert_int_equal(gw_staff_get(fx->st, id, &sf), 0);
+	assert_string_equal(sf.name, "王五");
+	assert_int_equal(audit_verify_chain(fx->st, NULL), 0);
+}
+
 int
 main(void)
 {
@@ -803,6 +928,7 @@ main(void)
 		TESTGW_BOTH(test_openid),
 		TESTGW_BOTH(test_staff),
 		TESTGW_BOTH(test_bindings),
+		TESTGW_BOTH(test_text_and_case),
 	};
 	int r;
 

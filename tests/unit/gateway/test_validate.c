@@ -1,4 +1,4 @@
-/* tests/unit/gateway/test_validate.c: USCC, resident ID, login, phone and role checks and the password policy. */
+/* tests/unit/gateway/test_validate.c: USCC, resident ID, login, phone and role checks, the password policy, free text and the masking of personal data. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -211,6 +211,85 @@ test_password_policy(void **state)
 	    UK_ERR_PASSWORD_POLICY);
 }
 
+/* U+3000 IDEOGRAPHIC SPACE, the full-width space. */
+#define FW "\xe3\x80\x80"
+
+/* Free text: the blanks at the ends go (ASCII and the full-width space of
+ * Chinese input methods), blank is none, control characters and broken
+ * UTF-8 are refused wherever they are. */
+static void
+test_text_clean(void **state)
+{
+	static const struct {
+		const char *in, *out;
+		int want;
+	} cases[] = {
+		{ "F-1", "F-1", 0 },                       /* as it is */
+		{ "  F-1\t", "F-1", 0 },                   /* ASCII blanks */
+		{ FW "F-1" FW " ", "F-1", 0 },             /* U+3000 */
+		{ "某某 公司", "某某 公司", 0 },           /* inside: kept */
+		{ " 张" FW "三 ", "张" FW "三", 0 },       /* inside: kept */
+		{ "F-1\n", "F-1", 0 },                     /* a line's end */
+		{ "", "", UK_ERR_NOT_FOUND },              /* empty */
+		{ "   ", "", UK_ERR_NOT_FOUND },           /* blank */
+		{ " " FW "\t\r\n", "", UK_ERR_NOT_FOUND }, /* blank */
+		{ "F\nX", "", UK_ERR_INPUT },              /* control */
+		{ "F\tX", "", UK_ERR_INPUT },              /* control */
+		{ "F\x7f", "", UK_ERR_INPUT },             /* DEL */
+		{ "F\x01", "", UK_ERR_INPUT },             /* control */
+		{ "F\xe3\x80", "", UK_ERR_INPUT },         /* cut short */
+		{ "\xc0\xaf", "", UK_ERR_INPUT },          /* overlong '/' */
+		{ "\xed\xa0\x80", "", UK_ERR_INPUT },      /* a surrogate */
+		{ "\xb9\xab\xcb\xbe", "", UK_ERR_INPUT },  /* 公司 in GBK */
+	};
+	char out[32];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(out, 'z', sizeof(out));
+		if (gw_text_clean(cases[i].in, out, sizeof(out)) !=
+		    cases[i].want)
+			fail_msg("case %zu: want %d", i, cases[i].want);
+		if (cases[i].want == 0 || cases[i].want == UK_ERR_NOT_FOUND)
+			assert_string_equal(out, cases[i].out);
+	}
+	assert_int_equal(gw_text_clean(NULL, out, sizeof(out)),
+	    UK_ERR_NOT_FOUND);
+	assert_string_equal(out, "");
+	/* what is left must fit: 9 bytes in 10, trimmed first */
+	assert_int_equal(gw_text_clean(" 012345678 ", out, 10), 0);
+	assert_string_equal(out, "012345678");
+	assert_int_equal(gw_text_clean("0123456789", out, 10), UK_ERR_INPUT);
+	assert_int_equal(gw_text_clean("名字名字", out, 10), UK_ERR_INPUT);
+}
+
+/* One masking rule for every console: the region (6) and the last 4 of a
+ * resident ID, 3 + 4 of a phone; short values starred whole. */
+static void
+test_mask(void **state)
+{
+	char b[32];
+
+	(void)state;
+	gw_mask_resident_id("11010519491231002X", b, sizeof(b));
+	assert_string_equal(b, "110105********002X");
+	gw_mask_phone("13800138000", b, sizeof(b));
+	assert_string_equal(b, "138****8000");
+	gw_mask_resident_id("", b, sizeof(b));
+	assert_string_equal(b, "");
+	gw_mask_resident_id(NULL, b, sizeof(b));
+	assert_string_equal(b, "");
+	gw_mask_resident_id("1101050002", b, sizeof(b));
+	assert_string_equal(b, "**********");
+	gw_mask_phone("1234567", b, sizeof(b));
+	assert_string_equal(b, "*******");
+	gw_mask_phone("12345678", b, sizeof(b));
+	assert_string_equal(b, "123*5678");
+	gw_mask_resident_id("11010519491231002X", b, 8);
+	assert_string_equal(b, "110105*");
+}
+
 int
 main(void)
 {
@@ -220,6 +299,8 @@ main(void)
 		cmocka_unit_test(test_login_phone_roles),
 		cmocka_unit_test(test_roles_normalise),
 		cmocka_unit_test(test_password_policy),
+		cmocka_unit_test(test_text_clean),
+		cmocka_unit_test(test_mask),
 	};
 
 	return cmocka_run_group_tests_name("gateway validate", tests, NULL,
