@@ -361,7 +361,7 @@ main(void)
 	 * sharing fsyncs); THREADS overrides */
 	n = getenv("THREADS") != NULL ? (int)strtol(getenv("THREADS"), NULL, 10)
 	                              : (int)(CLIENTS_PER_CORE * cores);
-	n = n < 2 ? 2 : (n > MAX_THREADS ? MAX_THREADS : n);
+	n = n < 1 ? 1 : (n > MAX_THREADS ? MAX_THREADS : n);
 	if (scratch(dir, sizeof(dir)) != 0 || setup(&b, dir) != 0)
 		return 1;
 	for (i = 0; i < ROUNDS; i++) {
