@@ -100,6 +100,9 @@ static const struct uk_error_info table[] = {
 	    "检查请求方法", "Check the method"),
 	E(1507, NO_ROUTE, 404, "页面不存在", "No such page", NULL, "检查网址",
 	    "Check the address"),
+	E(1508, STOPPING, 503, "服务正在重启，请稍后重试",
+	    "The service is restarting; try again shortly", NULL,
+	    "稍等片刻后重试", "Wait a moment and try again"),
 
 	/* 2xxx: token */
 	E(2001, TOKEN_MODULE, 503, "无法加载UKey驱动模块",

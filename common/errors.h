@@ -55,6 +55,7 @@ enum uk_err {
 	UK_ERR_NOT_JSON = 1505,
 	UK_ERR_METHOD = 1506,
 	UK_ERR_NO_ROUTE = 1507,
+	UK_ERR_STOPPING = 1508, /* the gateway is stopping */
 
 	/* 2xxx: token (UKey) */
 	UK_ERR_TOKEN_MODULE = 2001,

@@ -25,6 +25,7 @@
 #include "gateway/model.h"
 #include "gateway/policy.h"
 #include "gateway/pwlogin.h"
+#include "gateway/pwjobs.h"
 #include "gateway/ratelimit.h"
 #include "gateway/respond.h"
 #include "gateway/routes_auth.h"
@@ -574,26 +575,26 @@ json_wipe_string(json_t *v)
 		    json_string_length(v));
 }
 
+static enum MHD_Result password_answer(struct gw_server *s,
+    struct MHD_Connection *c, struct gw_req *rq, struct store *st,
+    const char *login, int r, const struct gw_pwlogin_result *res);
+
 static enum MHD_Result
 login_password(struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq)
 {
 	static const char *const keys[] = { "login", "password", NULL };
-	char pre[GW_TOKEN_SIZE], zh[256], en[256], until[32], retry[16];
-	const char *hdrs[3] = { NULL, NULL, NULL };
-	struct gw_pwlogin_result res;
-	struct gw_session known;
-	struct gw_identity id;
+	char pre[GW_TOKEN_SIZE];
 	struct gw_errans e;
 	struct secret *pw = NULL;
 	struct store *st;
 	const char *login = NULL, *pwtext = NULL;
 	json_t *j = NULL;
 	enum MHD_Result ret;
-	int r, shown, result;
+	int r;
 
 	NEED_STORE(st);
+	(void)st; /* the answer needs it: better refused before the hash */
 	memset(&e, 0, sizeof(e));
-	memset(&res, 0, sizeof(res));
 	if ((r = pre_check(c, pre)) != 0) {
 		e.code = r;
 		e.event = gw_policy_audit_anon(rq->ip, gw_server_now(s))
@@ -621,82 +622,16 @@ login_password(struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq)
 		goto out;
 	}
 	json_wipe_string(json_object_get(j, "password"));
-	r = gw_pwlogin_attempt(st, &s->pw, login, pw, rq->ip, rq->ua,
-	    gw_server_now(s), &res);
-	secret_free(pw);
-	pw = NULL;
+	/* The attempt (its counting and the Argon2 hash) runs on a password
+	 * worker; this thread goes on with other connections meanwhile. */
+	r = gw_pwjob_start(s->pwjobs, c, login, pw, rq->ip, rq->ua,
+	    gw_server_now(s), &rq->pwjob);
+	pw = NULL; /* taken */
 	if (r != 0) {
-		uk_log(UK_LOG_ERROR, "rid=%s password login failed: %s: %s",
-		    rq->id, uk_error_id(r), store_last_error(st));
-		gw_metrics_login(GW_MET_PASSWORD, GW_RES_ERROR,
-		    since(&rq->start));
 		ret = err_simple(s, c, rq, r, NULL);
 		goto out;
 	}
-	if (res.code == 0) {
-		memset(&id, 0, sizeof(id));
-		snprintf(id.kind, sizeof(id.kind), "%s", GW_KIND_OPERATOR);
-		id.principal_id = res.op.id;
-		snprintf(id.unit, sizeof(id.unit), "%s", res.op.unit);
-		snprintf(id.login, sizeof(id.login), "%s", res.op.login);
-		snprintf(id.name, sizeof(id.name), "%s", res.op.name);
-		snprintf(id.roles, sizeof(id.roles), "%s", res.op.roles);
-		snprintf(id.method, sizeof(id.method), "password");
-		snprintf(id.scope, sizeof(id.scope), "query");
-		snprintf(id.request_id, sizeof(id.request_id), "%s", rq->id);
-		gw_metrics_login(GW_MET_PASSWORD, GW_RES_OK, since(&rq->start));
-		ret = login_ok(s, c, rq, st, &id, res.must_change);
-		goto out;
-	}
-	/* A refusal. pwlogin wrote the attempt's own audit row; this one
-	 * carries the answer's event number. */
-	e.code = res.code;
-	e.event = "login.password.refused";
-	e.subject = login;
-	result = res.code == UK_ERR_LOGIN_FROZEN ? GW_RES_FROZEN
-	    : res.code == UK_ERR_LOGIN_RATE      ? GW_RES_RATE
-	                                         : GW_RES_REFUSED;
-	gw_metrics_login(GW_MET_PASSWORD, result, since(&rq->start));
-	shown = s->detailed_pw;
-	if (!s->detailed_pw &&
-	    (res.code == UK_ERR_LOGIN_PASSWORD ||
-	        res.code == UK_ERR_LOGIN_UNKNOWN_USER)) {
-		/* One answer for both; the tries left only to a browser
-		 * whose session is this very operator's. */
-		e.code = UK_ERR_LOGIN_PASSWORD;
-		e.msg_zh = "用户名或密码错误";
-		e.msg_en = "Wrong login name or password";
-		shown = gw_req_session(s, c, rq, &known) == 0 &&
-		    strcasecmp(known.id.login, res.op.login) == 0 &&
-		    res.op.login[0] != '\0';
-	}
-	if (e.code == UK_ERR_LOGIN_PASSWORD && shown && res.tries_left >= 0) {
-		const struct uk_error_info *info = uk_error_info(e.code);
-		snprintf(zh, sizeof(zh), "%s，还可尝试 %d 次",
-		    e.msg_zh != NULL ? e.msg_zh : info->zh, res.tries_left);
-		snprintf(en, sizeof(en), "%s; %d tries left",
-		    e.msg_en != NULL ? e.msg_en : info->en, res.tries_left);
-		e.msg_zh = zh;
-		e.msg_en = en;
-		e.extra = json_pack("{s:i}", "triesLeft", res.tries_left);
-	}
-	if (res.frozen_until > 0 &&
-	    (res.code == UK_ERR_LOGIN_FROZEN || shown)) {
-		time_rfc3339((time_t)res.frozen_until, until, sizeof(until));
-		if (e.extra == NULL)
-			e.extra = json_object();
-		if (e.extra != NULL)
-			json_object_set_new(e.extra, "frozenUntil",
-			    json_string(until));
-	}
-	if (res.code == UK_ERR_LOGIN_RATE) {
-		snprintf(retry, sizeof(retry), "%d",
-		    res.retry_after > 0 ? res.retry_after : 60);
-		hdrs[0] = MHD_HTTP_HEADER_RETRY_AFTER;
-		hdrs[1] = retry;
-		e.hdrs = hdrs;
-	}
-	ret = gw_respond_error(s, c, rq, &e);
+	ret = MHD_YES;
 out:
 	secret_free(pw);
 	if (j != NULL)
@@ -704,6 +639,115 @@ out:
 	json_decref(j);
 	OPENSSL_cleanse(pre, sizeof(pre));
 	return ret;
+}
+
+enum MHD_Result
+gw_auth_password_continue(struct gw_server *s, struct MHD_Connection *c,
+    struct gw_req *rq)
+{
+	struct gw_pwlogin_result res;
+	const char *login = NULL;
+	struct store *st;
+	enum MHD_Result ret;
+	int r = 0;
+
+	if (!gw_pwjob_result(rq->pwjob, c, &r, &res, &login))
+		return MHD_YES; /* not yet: suspended again */
+	if ((st = gw_server_store(s)) == NULL)
+		ret = err_simple(s, c, rq, UK_ERR_STORE_OPEN, NULL);
+	else
+		ret = password_answer(s, c, rq, st, login, r, &res);
+	OPENSSL_cleanse(&res, sizeof(res));
+	gw_pwjob_release(rq->pwjob);
+	rq->pwjob = NULL;
+	return ret;
+}
+
+/* The answer to a decided password attempt (r: gw_pwlogin_attempt's
+ * return, res its outcome) for login as typed. */
+static enum MHD_Result
+password_answer(struct gw_server *s, struct MHD_Connection *c,
+    struct gw_req *rq, struct store *st, const char *login, int r,
+    const struct gw_pwlogin_result *res)
+{
+	char zh[256], en[256], until[32], retry[16];
+	const char *hdrs[3] = { NULL, NULL, NULL };
+	struct gw_session known;
+	struct gw_identity id;
+	struct gw_errans e;
+	int shown, result;
+
+	memset(&e, 0, sizeof(e));
+	if (r != 0) {
+		uk_log(UK_LOG_ERROR, "rid=%s password login failed: %s: %s",
+		    rq->id, uk_error_id(r), store_last_error(st));
+		gw_metrics_login(GW_MET_PASSWORD, GW_RES_ERROR,
+		    since(&rq->start));
+		return err_simple(s, c, rq, r, NULL);
+	}
+	if (res->code == 0) {
+		memset(&id, 0, sizeof(id));
+		snprintf(id.kind, sizeof(id.kind), "%s", GW_KIND_OPERATOR);
+		id.principal_id = res->op.id;
+		snprintf(id.unit, sizeof(id.unit), "%s", res->op.unit);
+		snprintf(id.login, sizeof(id.login), "%s", res->op.login);
+		snprintf(id.name, sizeof(id.name), "%s", res->op.name);
+		snprintf(id.roles, sizeof(id.roles), "%s", res->op.roles);
+		snprintf(id.method, sizeof(id.method), "password");
+		snprintf(id.scope, sizeof(id.scope), "query");
+		snprintf(id.request_id, sizeof(id.request_id), "%s", rq->id);
+		gw_metrics_login(GW_MET_PASSWORD, GW_RES_OK, since(&rq->start));
+		return login_ok(s, c, rq, st, &id, res->must_change);
+	}
+	/* A refusal. pwlogin wrote the attempt's own audit row; this one
+	 * carries the answer's event number. */
+	e.code = res->code;
+	e.event = "login.password.refused";
+	e.subject = login;
+	result = res->code == UK_ERR_LOGIN_FROZEN ? GW_RES_FROZEN
+	    : res->code == UK_ERR_LOGIN_RATE      ? GW_RES_RATE
+	                                          : GW_RES_REFUSED;
+	gw_metrics_login(GW_MET_PASSWORD, result, since(&rq->start));
+	shown = s->detailed_pw;
+	if (!s->detailed_pw &&
+	    (res->code == UK_ERR_LOGIN_PASSWORD ||
+	        res->code == UK_ERR_LOGIN_UNKNOWN_USER)) {
+		/* One answer for both; the tries left only to a browser
+		 * whose session is this very operator's. */
+		e.code = UK_ERR_LOGIN_PASSWORD;
+		e.msg_zh = "用户名或密码错误";
+		e.msg_en = "Wrong login name or password";
+		shown = gw_req_session(s, c, rq, &known) == 0 &&
+		    strcasecmp(known.id.login, res->op.login) == 0 &&
+		    res->op.login[0] != '\0';
+	}
+	if (e.code == UK_ERR_LOGIN_PASSWORD && shown && res->tries_left >= 0) {
+		const struct uk_error_info *info = uk_error_info(e.code);
+		snprintf(zh, sizeof(zh), "%s，还可尝试 %d 次",
+		    e.msg_zh != NULL ? e.msg_zh : info->zh, res->tries_left);
+		snprintf(en, sizeof(en), "%s; %d tries left",
+		    e.msg_en != NULL ? e.msg_en : info->en, res->tries_left);
+		e.msg_zh = zh;
+		e.msg_en = en;
+		e.extra = json_pack("{s:i}", "triesLeft", res->tries_left);
+	}
+	if (res->frozen_until > 0 &&
+	    (res->code == UK_ERR_LOGIN_FROZEN || shown)) {
+		time_rfc3339((time_t)res->frozen_until, until, sizeof(until));
+		if (e.extra == NULL)
+			e.extra = json_object();
+		if (e.extra != NULL)
+			json_object_set_new(e.extra, "frozenUntil",
+			    json_string(until));
+	}
+	if (res->code == UK_ERR_LOGIN_RATE) {
+		snprintf(retry, sizeof(retry), "%d",
+		    res->retry_after > 0 ? res->retry_after : 60);
+		hdrs[0] = MHD_HTTP_HEADER_RETRY_AFTER;
+		hdrs[1] = retry;
+		e.hdrs = hdrs;
+	}
+	return gw_respond_error(s, c, rq, &e);
 }
 
 /* --- POST /auth/logout, GET /auth/session --- */

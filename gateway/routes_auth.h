@@ -48,6 +48,12 @@ int gw_auth_route(const char *path, const char *method, int *json_body);
 
 /* Answers an /auth/... (or JWKS, metrics) request whose body, if any, is in
  * rq->sbody. */
+/* The handler's next call for a password login whose attempt runs on a
+ * password worker (rq->pwjob): answers once it is decided, else suspends
+ * the connection again. */
+enum MHD_Result gw_auth_password_continue(struct gw_server *s,
+    struct MHD_Connection *c, struct gw_req *rq);
+
 enum MHD_Result gw_auth_handle(struct gw_server *s, struct MHD_Connection *c,
     struct gw_req *rq);
 

@@ -30,6 +30,7 @@
 #include "gateway/proxy.h"
 #include "gateway/respond.h"
 #include "gateway/console.h"
+#include "gateway/pwjobs.h"
 #include "gateway/routes_auth.h"
 #include "gateway/routes_scan.h"
 #include "gateway/server.h"
@@ -519,6 +520,8 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 		return gw_proxy_continue(&rq->xfer, c);
 	if (rq->wait != NULL)
 		return gw_scan_continue(s, c, rq);
+	if (rq->pwjob != NULL)
+		return gw_auth_password_continue(s, c, rq);
 	if (rq->status != 0) {
 		/* Answered at the first call: drop any body. */
 		*upload_data_size = 0;
@@ -564,6 +567,10 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (rq->wait != NULL) {
 		gw_waiter_free(((struct gw_server *)cls)->waiters, rq->wait);
 		rq->wait = NULL;
+	}
+	if (rq->pwjob != NULL) {
+		gw_pwjob_release(rq->pwjob);
+		rq->pwjob = NULL;
 	}
 	status = rq->status;
 	if (status == 0 &&
@@ -708,6 +715,11 @@ gw_server_new(const struct config *cfg, const struct gw_server_opts *o,
 		uk_log(UK_LOG_WARN,
 		    "[proxy] upstream not set: every proxied route answers "
 		    "502");
+	/* Password attempts (Argon2) on workers, not on the pool. */
+	if ((r = gw_pwjobs_new(s->store_loc, &s->pw, 0, &s->pwjobs)) != 0) {
+		uk_log_err(r, "password workers");
+		goto out;
+	}
 	/* The counter console's CA. */
 	if ((r = gw_counter_new(cfg, &s->counter)) != 0)
 		goto out;
@@ -875,8 +887,10 @@ gw_server_free(struct gw_server *s)
 		(void)MHD_quiesce_daemon(s->daemon);
 	gw_waiters_stop(s->waiters);
 	gw_proxy_stop(s->proxy);
+	gw_pwjobs_stop(s->pwjobs);
 	if (s->daemon != NULL)
 		MHD_stop_daemon(s->daemon);
+	gw_pwjobs_free(s->pwjobs);
 	gw_waiters_free(s->waiters);
 	gw_scan_routes_free(s->scan);
 	gw_counter_free(s->counter);

@@ -23,6 +23,8 @@ struct gw_proxy_xfer;
 struct gw_waiters;
 struct gw_waiter;
 struct gw_scan_routes;
+struct gw_pwjobs;
+struct gw_pwjob;
 struct gw_counter;
 
 #define GW_PATH_MAX 2048             /* a normalised path, bytes */
@@ -58,6 +60,7 @@ struct gw_server {
 	struct gw_authcert *authcert;
 	struct gw_jwt *jwt;
 	struct gw_proxy *proxy;      /* NULL: no [proxy] upstream */
+	struct gw_pwjobs *pwjobs;    /* password attempts off the pool */
 	struct gw_waiters *waiters;  /* held scan waits */
 	struct gw_scan_routes *scan; /* scan login and WeChat binding */
 	struct gw_counter *counter;  /* the counter console's CA */
@@ -107,6 +110,7 @@ struct gw_req {
 	 * the handler continues when MHD calls it again. */
 	struct gw_proxy_xfer *xfer;
 	struct gw_waiter *wait;
+	struct gw_pwjob *pwjob; /* a password attempt on a worker */
 };
 
 #define GW_ROUTE_PROXY 0
