@@ -288,6 +288,43 @@ check "restart 3700 s after the logins" restart $((next + 3700))
 st=$(gw_jar "$T/h" "$GW/hall/query/list")
 check_eq "hank past the absolute limit (3600), idle 600 s: 401 UK-4402" "401 UK-4402" "$st $(gw_code)"
 
+# --- password hashes never hold the HTTP threads ---
+# One HTTP thread; twelve wrong passwords at once (twelve Argon2 hashes,
+# seconds of work for the two password workers). A request arriving
+# behind them is answered at once: the HTTP thread only queued them.
+check "restart with one HTTP thread" restart $((next + 3700)) "gateway.threads = 1"
+h0=$(hashes)
+: >"$T/burst"
+BURST=""
+for who in hank ivy; do
+	for n in 1 2 3 4 5 6; do
+		gw_pre "$T/bj.$who.$n"
+		printf '%s\n' "$CSRF" >"$T/bc.$who.$n"
+	done
+done
+for who in hank ivy; do
+	for n in 1 2 3 4 5 6; do
+		curl -s -o /dev/null -w '%{http_code}\n' \
+		    -H "Cookie: $(awk 'NF' "$T/bj.$who.$n" | head -n 1)" \
+		    -H "X-CSRF-Token: $(cat "$T/bc.$who.$n")" \
+		    -H 'Content-Type: application/json' \
+		    --data "{\"login\":\"$who\",\"password\":\"Wrong-$n-x9\"}" \
+		    "$GW/auth/password" >>"$T/burst" &
+		BURST="$BURST $!"
+	done
+done
+sleep 0.2 # the twelve sent
+st=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$GW/.well-known/jwks.json")
+check_eq "a request behind twelve password hashes is answered within a second" 200 "$st"
+for p in $BURST; do
+	wait "$p"
+done
+check_eq "... and the twelve attempts are answered (401; the sixth of each freezes)" \
+    "12x401" "$(sort "$T/burst" | uniq -c | awk '{ printf "%s%sx%s", (n++ ? " " : ""), $1, $2 }')"
+check_eq "... with twelve hashes, none more" 12 "$(($(hashes) - h0))"
+login "$T/h9" hank "$PW"; st=$LST
+check_eq "... hank is frozen now: 423" 423 "$st"
+
 check "the audit chain verifies" gw_admin audit verify
 gw_stop
 t_done
