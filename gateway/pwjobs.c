@@ -14,7 +14,7 @@
 #define PJ_MAX_WORKERS 16
 
 struct gw_pwjob {
-	pthread_mutex_t mu; /* guards c, suspended, done, refs */
+	pthread_mutex_t mu;       /* guards c, suspended, done, refs */
 	struct MHD_Connection *c; /* NULL once the request let go */
 	int suspended;
 	int done;
@@ -200,9 +200,9 @@ gw_pwjobs_free(struct gw_pwjobs *q)
 }
 
 int
-gw_pwjob_start(struct gw_pwjobs *q, struct MHD_Connection *c,
-    const char *login, struct secret *pw, const char *ip,
-    const char *user_agent, int64_t now, struct gw_pwjob **out)
+gw_pwjob_start(struct gw_pwjobs *q, struct MHD_Connection *c, const char *login,
+    struct secret *pw, const char *ip, const char *user_agent, int64_t now,
+    struct gw_pwjob **out)
 {
 	struct gw_pwjob *j;
 

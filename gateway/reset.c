@@ -346,7 +346,10 @@ gw_reset_request(struct store *st, const struct gw_reset_conf *conf,
 out:
 	if (r != 0)
 		res_init(res);
-	sleep_until(t0 + s.floor_ms);
+	if (conf->floor_deferred)
+		res->answer_at_ms = t0 + s.floor_ms;
+	else
+		sleep_until(t0 + s.floor_ms);
 	return r;
 }
 

@@ -51,16 +51,21 @@ struct gw_reset_conf {
 	int floor_ms;       /* gw_reset_request takes at least this long, so
 	                       that its timing does not tell the cases apart
 	                       (250; negative: no floor) */
+	int floor_deferred; /* 1: gw_reset_request does not wait out the
+	                       floor itself; the caller holds its answer
+	                       until res->answer_at_ms */
 };
 
 /* What one step came to. */
 struct gw_reset_result {
-	int code;            /* the internal outcome, audited: 0 or UK_ERR_* */
-	int public_code;     /* what the HTTP answer shows: 0 or UK_ERR_* */
-	int retry_after;     /* seconds, with UK_ERR_RESET_RATE */
-	int64_t operator_id; /* when known; internal only */
-	int64_t sms_id;      /* the outbox row queued, 0 when none */
-	char event[33];      /* the audit row's event id */
+	int code;             /* the internal outcome, audited: 0 or UK_ERR_* */
+	int public_code;      /* what the HTTP answer shows: 0 or UK_ERR_* */
+	int retry_after;      /* seconds, with UK_ERR_RESET_RATE */
+	int64_t operator_id;  /* when known; internal only */
+	int64_t sms_id;       /* the outbox row queued, 0 when none */
+	char event[33];       /* the audit row's event id */
+	int64_t answer_at_ms; /* floor_deferred: CLOCK_MONOTONIC ms before
+	                         which the answer must not go out */
 };
 
 /*

@@ -1,7 +1,10 @@
 /* gateway/routes_reset.c: the SMS password reset routes: request a code, trade it for a one-time token, set the new password; each step in gateway/reset.c, answered here. */
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -16,6 +19,7 @@
 #include "gateway/respond.h"
 #include "gateway/routes_reset.h"
 #include "gateway/sms.h"
+#include "gateway/waiters.h"
 
 /* Set before the server starts, cleared after it stopped. */
 static _Atomic(struct gw_sms_sender *) sender;
@@ -106,6 +110,40 @@ wake_if_queued(const struct gw_reset_result *res)
 		gw_sms_sender_wake(atomic_load(&sender));
 }
 
+/* The answer to a decided reset request. */
+static enum MHD_Result
+request_answer(struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq,
+    const struct gw_reset_result *res)
+{
+	if (res->public_code != 0)
+		return refused(s, c, rq, res);
+	return gw_respond_json(s, c, rq, MHD_HTTP_OK,
+	    json_pack("{s:b,s:s,s:s}", "ok", 1, "message",
+	        rq->en ? GW_RESET_SENT_EN : GW_RESET_SENT_ZH, "event",
+	        res->event),
+	    NULL);
+}
+
+/* Waits until mono_ms (CLOCK_MONOTONIC) on this thread: only when the
+ * connection cannot be held. */
+static void
+sleep_until_ms(int64_t mono_ms)
+{
+	struct timespec ts;
+	int64_t left = mono_ms - gw_waiters_now_ms();
+
+	if (left <= 0)
+		return;
+	ts.tv_sec = (time_t)(left / 1000);
+	ts.tv_nsec = (long)(left % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* The id a held reset answer waits under: not a ticket's (those are hex),
+ * so nothing but its deadline or a stop wakes it. */
+#define HELD_ID "reset-floor"
+
 /* POST /auth/reset/request {"login"} */
 static enum MHD_Result
 request(struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq,
@@ -123,6 +161,7 @@ request(struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq,
 	if ((r = gw_reset_parse_request(body, len, login)) != 0)
 		return err_code(s, c, rq, parse_code(r), NULL);
 	reset_conf(s, &rc);
+	rc.floor_deferred = 1;
 	if ((r = gw_reset_request(st, &rc, login, rq->ip, rq->ua,
 	         gw_server_now(s), &res)) != 0) {
 		uk_log(UK_LOG_ERROR, "rid=%s reset request failed: %s: %s",
@@ -132,13 +171,39 @@ request(struct gw_server *s, struct MHD_Connection *c, struct gw_req *rq,
 	uk_log(UK_LOG_INFO, "rid=%s reset request: %s", rq->id,
 	    res.code != 0 ? uk_error_id(res.code) : "code queued");
 	wake_if_queued(&res);
-	if (res.public_code != 0)
-		return refused(s, c, rq, &res);
-	return gw_respond_json(s, c, rq, MHD_HTTP_OK,
-	    json_pack("{s:b,s:s,s:s}", "ok", 1, "message",
-	        rq->en ? GW_RESET_SENT_EN : GW_RESET_SENT_ZH, "event",
-	        res.event),
-	    NULL);
+	/* The answer goes out at the floor, whatever the case was, without
+	 * holding this thread: the connection waits among the held ones. */
+	if (res.answer_at_ms > gw_waiters_now_ms() && s->waiters != NULL &&
+	    (rq->held_reset = malloc(sizeof(res))) != NULL) {
+		memcpy(rq->held_reset, &res, sizeof(res));
+		if (gw_waiters_hold(s->waiters, c, HELD_ID, "", GW_SCAN_WAITING,
+		        res.answer_at_ms, &rq->wait) == 0)
+			return MHD_YES;
+		free(rq->held_reset);
+		rq->held_reset = NULL;
+	}
+	sleep_until_ms(res.answer_at_ms);
+	return request_answer(s, c, rq, &res);
+}
+
+enum MHD_Result
+gw_reset_continue(struct gw_server *s, struct MHD_Connection *c,
+    struct gw_req *rq)
+{
+	struct gw_waiter *wt = rq->wait;
+	enum MHD_Result ret;
+
+	if (wt->why != GW_WAKE_STOP && gw_waiters_now_ms() < wt->deadline_ms &&
+	    gw_waiters_rehold(s->waiters, c, wt) == 0)
+		return MHD_YES; /* woken early: not yet */
+	rq->wait = NULL;
+	gw_waiter_free(s->waiters, wt);
+	if (rq->held_reset == NULL)
+		return err_code(s, c, rq, UK_ERR_INTERNAL, NULL);
+	ret = request_answer(s, c, rq, rq->held_reset);
+	free(rq->held_reset);
+	rq->held_reset = NULL;
+	return ret;
 }
 
 /* POST /auth/reset/verify {"login","code"} */

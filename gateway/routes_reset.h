@@ -37,6 +37,11 @@ void gw_reset_routes_sender(struct gw_sms_sender *sender);
  * rq->sbody). csrf is the outcome of the pre-login CSRF check made by the
  * caller: 0 or UK_ERR_CSRF / UK_ERR_BAD_COOKIE. Returns what
  * MHD_queue_response returned. */
+/* The handler's next call for a reset request held until its floor
+ * (rq->wait, rq->held_reset): answers once the floor has passed. */
+enum MHD_Result gw_reset_continue(struct gw_server *s, struct MHD_Connection *c,
+    struct gw_req *rq);
+
 enum MHD_Result gw_reset_handle(struct gw_server *s, struct MHD_Connection *c,
     struct gw_req *rq, int csrf);
 

@@ -32,6 +32,7 @@
 #include "gateway/console.h"
 #include "gateway/pwjobs.h"
 #include "gateway/routes_auth.h"
+#include "gateway/routes_reset.h"
 #include "gateway/routes_scan.h"
 #include "gateway/server.h"
 #include "gateway/static.h"
@@ -519,7 +520,8 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 	if (rq->xfer != NULL)
 		return gw_proxy_continue(&rq->xfer, c);
 	if (rq->wait != NULL)
-		return gw_scan_continue(s, c, rq);
+		return rq->held_reset != NULL ? gw_reset_continue(s, c, rq)
+		                              : gw_scan_continue(s, c, rq);
 	if (rq->pwjob != NULL)
 		return gw_auth_password_continue(s, c, rq);
 	if (rq->status != 0) {
@@ -572,6 +574,8 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		gw_pwjob_release(rq->pwjob);
 		rq->pwjob = NULL;
 	}
+	free(rq->held_reset);
+	rq->held_reset = NULL;
 	status = rq->status;
 	if (status == 0 &&
 	    (ci = MHD_get_connection_info(c,

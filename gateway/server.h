@@ -25,6 +25,7 @@ struct gw_waiter;
 struct gw_scan_routes;
 struct gw_pwjobs;
 struct gw_pwjob;
+struct gw_reset_result;
 struct gw_counter;
 
 #define GW_PATH_MAX 2048             /* a normalised path, bytes */
@@ -110,7 +111,8 @@ struct gw_req {
 	 * the handler continues when MHD calls it again. */
 	struct gw_proxy_xfer *xfer;
 	struct gw_waiter *wait;
-	struct gw_pwjob *pwjob; /* a password attempt on a worker */
+	struct gw_pwjob *pwjob;             /* a password attempt on a worker */
+	struct gw_reset_result *held_reset; /* a reset answer held (wait) */
 };
 
 #define GW_ROUTE_PROXY 0

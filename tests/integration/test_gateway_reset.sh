@@ -286,6 +286,30 @@ st=$(rq /auth/reset/verify "{\"login\":\"frank\",\"code\":\"$fcode\"}")
 check_eq "the code after 6 minutes: 400 UK-4501" "400 UK-4501" "$st $(gw_code)"
 check_eq "... audited as expired" "reset.verify|UK-4502" "$(audit_of "$(gw_event)")"
 
+# --- the timing floor holds the answer, not an HTTP thread ---
+# One HTTP thread; eight requests at once, each answered no sooner than
+# the floor (250 ms): a request behind them is still answered at once.
+check "the gateway with one HTTP thread" restart 360 "gateway.threads = 1"
+gw_pre "$T/r"
+RCSRF=$CSRF
+FL=""
+for n in 1 2 3 4 5 6 7 8; do
+	timed "nobody$n" >"$T/floor.$n" &
+	FL="$FL $!"
+done
+sleep 0.1 # the eight sent
+st=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$GW/.well-known/jwks.json")
+check_eq "a request behind eight held reset answers is answered within a second" 200 "$st"
+for p in $FL; do
+	wait "$p"
+done
+for n in 1 2 3 4 5 6 7 8; do
+	cat "$T/floor.$n"
+	echo
+done >"$T/floors"
+check_eq "... the eight answered 200, none before the floor" "8 8" \
+    "$(awk '$1 == 200 { n++ } $1 == 200 && $2 >= 0.25 { f++ } END { print n + 0, f + 0 }' "$T/floors")"
+
 # --- the outbox with the http provider: failures, then a kill ---
 printf 'http=%s\n' "$HKEY" >"$T/secrets"
 CAP_PORT=$(gw_free_port)
