@@ -20,7 +20,7 @@
 struct gw_pwjobs;
 struct gw_pwjob;
 
-/* Starts workers threads (0: one per core, at least 2), each opening its
+/* Starts that many worker threads (0: one per core, at least 2), each opening its
  * own store at store_loc when it takes its first job. conf is copied
  * (its strings must outlive the queue). *out belongs to the caller
  * (gw_pwjobs_free). Returns 0, UK_ERR_NOMEM or UK_ERR_INTERNAL. */
