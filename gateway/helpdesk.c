@@ -601,19 +601,6 @@ gw_hd_describe(const char *event, const char *result, struct gw_hd_text *out)
 	    x != NULL && x->remedy_en != NULL ? x->remedy_en : info->remedy_en;
 }
 
-/* The consoles mask alike: the rule is gateway/validate.c's. */
-void
-gw_hd_mask_resident(const char *id, char *out, size_t size)
-{
-	gw_mask_resident_id(id, out, size);
-}
-
-void
-gw_hd_mask_phone(const char *phone, char *out, size_t size)
-{
-	gw_mask_phone(phone, out, size);
-}
-
 int
 gw_hd_event_number(const char *in, char out[33])
 {

@@ -55,12 +55,6 @@ gw_hd_describe(const char *event, const char *result, struct gw_hd_text *out);
  * code of the catalogue, else UK_ERR_NOT_FOUND. */
 int gw_hd_parse_code(const char *s, int *code);
 
-/* Personal data in lists: a resident ID as its first 6 and last 4
- * characters ("110105********002X"), a phone as 3 + 4
- * ("138****8000"); shorter values are starred whole. "" stays "". */
-void gw_hd_mask_resident(const char *id, char *out, size_t size);
-void gw_hd_mask_phone(const char *phone, char *out, size_t size);
-
 /*
  * Normalises an event number as people read it out: spaces and '-'
  * dropped, upper case. Returns 0 and writes out (33 bytes) when what is left

@@ -1077,14 +1077,8 @@
     $('q').focus();
   }
 
-  /* The switch names the other language, in that language. */
-  function langSwitch() {
-    $('lang-switch').lang = UK.lang() === 'en' ? 'zh-CN' : 'en';
-  }
-
   function init() {
     UK.init();
-    langSwitch();
     $('search-form').addEventListener('submit', search);
     $('unit-add').addEventListener('click', function () { view = null; showView(null); openAct('unit_add'); });
     $('act-form').addEventListener('submit', submitAct);
@@ -1101,7 +1095,6 @@
       }
     });
     document.addEventListener('uk-lang', function () {
-      langSwitch();
       renderResults();
       if (status.staff) {
         $('who').textContent = UK.t('ctr.who', status.staff.name || status.staff.login, status.staff.login);

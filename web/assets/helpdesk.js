@@ -513,19 +513,12 @@
     }
   }
 
-  /* The switch names the other language, in that language. */
-  function langSwitch() {
-    $('lang-switch').lang = UK.lang() === 'en' ? 'zh-CN' : 'en';
-  }
-
   document.addEventListener('DOMContentLoaded', function () {
     UK.init();
-    langSwitch();
     $('hd-search').addEventListener('submit', search);
     $('hd-unfreeze').addEventListener('submit', unfreeze);
     $('logout').addEventListener('click', logout);
     document.addEventListener('uk-lang', function () {
-      langSwitch();
       renderResults();
       renderView();
       if (ok && !$('hd-op-msg').hidden) {

@@ -178,15 +178,15 @@ test_mask(void **state)
 	char b[32];
 
 	(void)state;
-	gw_hd_mask_resident("11010519491231002X", b, sizeof(b));
+	gw_mask_resident_id("11010519491231002X", b, sizeof(b));
 	assert_string_equal(b, "110105********002X");
-	gw_hd_mask_phone("13800138000", b, sizeof(b));
+	gw_mask_phone("13800138000", b, sizeof(b));
 	assert_string_equal(b, "138****8000");
-	gw_hd_mask_phone("", b, sizeof(b));
+	gw_mask_phone("", b, sizeof(b));
 	assert_string_equal(b, "");
-	gw_hd_mask_phone("1234567", b, sizeof(b));
+	gw_mask_phone("1234567", b, sizeof(b));
 	assert_string_equal(b, "*******");
-	gw_hd_mask_resident("11010519491231002X", b, 8);
+	gw_mask_resident_id("11010519491231002X", b, 8);
 	assert_string_equal(b, "110105*");
 }
 
